@@ -1,0 +1,1 @@
+"""Thin command-line layer: ``fijibridge <command> …`` (see :mod:`fijibridge.cli.main`)."""
