@@ -1,0 +1,171 @@
+"""DeconvolutionLab2's data preparation, in numpy: padding, apodization, PSF placement.
+
+Conventions (DL2 2.1.2 ``Algorithm.run``, ``signal.padding``, ``signal.apodization``,
+``RealSignal.size/normalize/circular``), for an image of shape (P, M, N) = (z, y, x):
+
+1. the image is padded with zeros to the working shape, placed at offset ``(padded - n) // 2``;
+2. the padded image is multiplied by the separable apodization window;
+3. the PSF is cropped/zero-padded to the working shape, centred at offset
+   ``trunc((working - psf) / 2)``;
+4. the PSF is normalised to sum ``norm`` (sum accumulated in float32, as DL2 does);
+5. voxel ``n // 2`` of the PSF is moved to the origin (``numpy.fft.ifftshift``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .options import Apodization, Padding
+
+__all__ = ["pad_image", "crop_image", "apodize", "prepare_psf", "dl2_hermitian", "laplacian_grid"]
+
+
+def _offsets(big, small):
+    # Java integer division truncates toward zero
+    return tuple(int((b - s) / 2) for b, s in zip(big, small))
+
+
+def pad_image(image: np.ndarray, padding: Padding | None) -> np.ndarray:
+    """Zero-pad ``image`` to ``padding``'s working shape (float32 copy)."""
+    image = np.asarray(image, dtype=np.float32)
+    if padding is None:
+        return image.copy()
+    shape = padding.padded_shape(image.shape)
+    if shape == image.shape:
+        return image.copy()
+    out = np.zeros(shape, np.float32)
+    off = _offsets(shape, image.shape)
+    out[tuple(slice(o, o + n) for o, n in zip(off, image.shape))] = image
+    return out
+
+
+def crop_image(large: np.ndarray, shape) -> np.ndarray:
+    """Inverse of :func:`pad_image`."""
+    if tuple(large.shape) == tuple(shape):
+        return large
+    off = _offsets(large.shape, shape)
+    return large[tuple(slice(o, o + n) for o, n in zip(off, shape))]
+
+
+def _window(name: str, n: int) -> np.ndarray:
+    x = np.arange(n, dtype=np.float32).astype(np.float64)
+    nn = float(np.float32(n))
+    if name == "NO" or n <= 1:
+        return np.ones(n)
+    if name == "HANN":
+        w = 0.5 * (1 - np.cos(x * 2.0 * math.pi / (nn - 1)))
+    elif name == "HAMMING":
+        w = 0.54 - 0.46 * np.cos(x * 2.0 * math.pi / (nn - 1))
+    elif name == "COS":
+        w = np.cos(math.pi * x / (nn - 1) - math.pi * 0.5) ** 1.0
+    elif name == "WELCH":
+        b = (nn - 1) * 0.5
+        w = 1.0 - ((x - b) / b) ** 2
+    elif name == "TUKEY":
+        alpha = 0.5
+        a = alpha * (nn - 1.0) * 0.5
+        w = np.where(x < a, 0.5 * (1.0 + np.cos(math.pi * (x / a - 1.0))),
+                     np.where(x <= (nn - 1) * (1.0 - alpha * 0.5), 1.0,
+                              0.5 * (1.0 + np.cos(math.pi * (x / a - 2 / alpha + 1.0)))))
+    else:  # pragma: no cover - names are checked by Apodization
+        raise ValueError(f"unknown apodization {name!r}")
+    return w.astype(np.float32).astype(np.float64)  # DL2 returns float per axis
+
+
+def apodize(image: np.ndarray, apodization: Apodization | None) -> np.ndarray:
+    """Multiply ``image`` (ZYX or YX, float32) in place by DL2's separable window; return it."""
+    if apodization is None or (apodization.xy == "NO" and apodization.z == "NO"):
+        return image
+    names = [apodization.xy] * 2 if image.ndim == 2 else [apodization.z, apodization.xy, apodization.xy]
+    w = np.ones((1,) * image.ndim)
+    for axis, (name, n) in enumerate(zip(names, image.shape)):
+        shape = [1] * image.ndim
+        shape[axis] = n
+        w = w * _window(name, n).reshape(shape)
+    image[...] = (w * image).astype(np.float32)
+    return image
+
+
+def prepare_psf(psf: np.ndarray, shape, norm: float | None) -> np.ndarray:
+    """PSF in DL2's working form: resized to ``shape``, normalised, origin at voxel 0."""
+    psf = np.asarray(psf, dtype=np.float32)
+    out = np.zeros(shape, np.float32)
+    off = _offsets(shape, psf.shape)
+    dst, src = [], []
+    for o, n, m in zip(off, shape, psf.shape):
+        v = min(n, m)
+        dst.append(slice(o, o + v) if o >= 0 else slice(0, v))
+        src.append(slice(0, v) if o >= 0 else slice(-o, -o + v))
+    out[tuple(dst)] = psf[tuple(src)]
+    norm = 1.0 if norm is None else float(norm)
+    if norm != 0:
+        total = np.cumsum(out.ravel(), dtype=np.float32)[-1]  # DL2 sums in float, in order
+        if total != 0:
+            out = (out.astype(np.float64) * (norm / float(total))).astype(np.float32)
+    return np.fft.ifftshift(out)
+
+
+def dl2_hermitian(first: np.ndarray, shape) -> np.ndarray:
+    """DL2's ``ComplexSignalFactory.createHermitian`` (real part) on a (z, y, x) grid.
+
+    ``first[x, y, z]`` holds the function for frequency indices ``0 … n // 2``. DL2 mirrors it
+    to the other quadrants; for odd sizes its loops leave some entries at 0 (reproduced).
+    """
+    out = np.zeros(shape, np.float64)
+    F = np.transpose(first, (2, 1, 0)) if len(shape) == 3 else np.transpose(first[:, :, 0])
+    if len(shape) == 3:
+        nz, ny, nx = shape
+        zs, ys, xs = nz // 2, ny // 2, nx // 2
+        if xs >= 1 and ys >= 1 and zs >= 1:
+            out[:zs + 1, :ys + 1, :xs + 1] = F
+            X, Y, Z = np.arange(xs), np.arange(ys), np.arange(zs)
+            a, b, c = nx - 1 - X, ny - 1 - Y, nz - 1 - Z
+            ix = np.ix_
+            out[ix(Z, Y, a)] = F[ix(Z, Y, X + 1)]
+            out[ix(Z, b, a)] = F[ix(Z, Y + 1, X + 1)]
+            out[ix(Z, b, X)] = F[ix(Z, Y + 1, X)]
+            out[ix(c, Y, X)] = F[ix(Z + 1, Y, X)]
+            out[ix(c, Y, a)] = F[ix(Z + 1, Y, X + 1)]
+            out[ix(c, b, a)] = F[ix(Z + 1, Y + 1, X + 1)]
+            out[ix(c, b, X)] = F[ix(Z + 1, Y + 1, X)]
+            return out
+        if zs != 0:
+            return out
+        out2 = out[0]
+    else:
+        ny, nx = shape
+        ys, xs = ny // 2, nx // 2
+        out2 = out
+    out2[:ys + 1, :xs + 1] = F
+    X, Y = np.arange(xs), np.arange(ys)
+    a, b = nx - 1 - X, ny - 1 - Y
+    ix = np.ix_
+    out2[ix(Y, a)] = F[ix(Y, X + 1)]
+    out2[ix(b, a)] = F[ix(Y + 1, X + 1)]
+    out2[ix(b, X)] = F[ix(Y + 1, X)]
+    return out
+
+
+def laplacian_grid(shape) -> np.ndarray:
+    """DL2's ``ComplexSignalFactory.laplacian``: ``wx² + wy² + wz²`` with ``w = π k / (n // 2)``,
+    as float32 values on the full FFT grid (z, y, x)."""
+    sizes = [s // 2 for s in shape]
+    if len(shape) == 2:
+        sizes = sizes + [0]
+    xs, ys, zs = sizes[-1], sizes[-2], sizes[0] if len(shape) == 3 else 0
+    wx = np.pi * np.arange(xs + 1) / xs if xs > 0 else np.zeros(1)
+    wy = np.pi * np.arange(ys + 1) / ys if ys > 0 else np.zeros(1)
+    wz = np.pi * np.arange(zs + 1) / zs if zs > 0 else np.zeros(1)
+    first = (wx[:, None, None] ** 2 + wy[None, :, None] ** 2 + wz[None, None, :] ** 2)
+    first = first.astype(np.float32)
+    return dl2_hermitian(first, tuple(shape)).astype(np.float32)
+
+
+def is_hermitian_real(grid: np.ndarray) -> bool:
+    """Whether a real frequency-domain array satisfies ``g[k] == g[-k]`` (so rfft is exact)."""
+    flipped = grid
+    for axis in range(grid.ndim):
+        flipped = np.roll(np.flip(flipped, axis), 1, axis)
+    return bool(np.array_equal(grid, flipped))
