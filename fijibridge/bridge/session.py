@@ -1,0 +1,540 @@
+"""The Java session: one ImageJ/Fiji per process, and macros run on in-memory images.
+
+Use :func:`open_session`; it starts the engine once and returns the same
+:class:`Session` afterwards (the JVM cannot be restarted inside a process).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+from .._core.errors import (EngineError, MacroDialogError, MacroError, MacroTimeoutError)
+from .._core.tiff import TiffImage
+from ._engines import EngineSpec, find_plugin_jars, resolve_engine
+from .macro import MacroResult, prepare_macro
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Session", "open_session", "current_session"]
+
+# The JVM is process-global, so the session that owns it is too. Guarded by a lock.
+_SESSION: list = []
+_SESSION_LOCK = threading.Lock()
+
+
+def current_session():
+    """The session started in this process, or None."""
+    return _SESSION[0] if _SESSION else None
+
+
+def open_session(engine: str = "auto", *, fiji_dir=None, imagej_jar=None, plugins_dir=None,
+                 display: str = "auto") -> "Session":
+    """Start (once) and return the process's ImageJ/Fiji session.
+
+    Parameters
+    ----------
+    engine : {"auto", "imagej", "fiji", "attach"}
+        ``imagej``: ImageJ 1.x from an ij.jar on a (virtual) display; ``fiji``: a local
+        Fiji.app through PyImageJ in headless mode; ``attach``: the JVM already running in
+        this process (Fiji's script editor). ``auto``: attach if a JVM with ImageJ runs,
+        else ``$FIJI_HOME``, else an ImageJ jar.
+    fiji_dir, imagej_jar, plugins_dir : path, optional
+        Where the engine's files are (see :mod:`fijibridge.bridge._engines`).
+    display : {"auto", "xvfb", "inherit"}
+        ``auto`` starts a private Xvfb when ``$DISPLAY`` is empty (imagej engine only).
+    """
+    from ._java import jvm_started
+
+    with _SESSION_LOCK:
+        if _SESSION:
+            s = _SESSION[0]
+            if engine not in ("auto", "attach", s.engine):
+                raise EngineError(f"this process already runs the {s.engine!r} engine; a JVM "
+                                  f"cannot be restarted, so engine={engine!r} is not possible "
+                                  "here (use a new process)")
+            return s
+        if engine == "auto" and jvm_started():
+            engine = "attach"
+        spec = resolve_engine(engine, fiji_dir=fiji_dir, imagej_jar=imagej_jar,
+                              plugins_dir=plugins_dir)
+        session = Session(spec, display=display)
+        _SESSION.append(session)
+        return session
+
+
+class Session:
+    """A running ImageJ 1.x / Fiji with the methods fijibridge needs.
+
+    Not created directly: use :func:`open_session`.
+    """
+
+    def __init__(self, spec: EngineSpec, *, display: str = "auto"):
+        from ._java import jvm_started, start_jvm
+
+        self.spec = spec
+        self.engine = spec.kind
+        self.plugins_dir = spec.plugins_dir
+        self._display = None
+        self._lock = threading.Lock()  # ImageJ's macro interpreter state is global
+        self._broken: str | None = None
+        self._ij2 = None
+        t0 = time.perf_counter()
+        if spec.kind == "imagej":
+            if display not in ("auto", "xvfb", "inherit"):
+                raise ValueError(f"display must be 'auto', 'xvfb' or 'inherit'; got {display!r}")
+            if display == "xvfb" or (display == "auto" and not os.environ.get("DISPLAY")):
+                from ._display import VirtualDisplay
+
+                self._display = VirtualDisplay()
+                os.environ["DISPLAY"] = self._display.display
+            options = ["-Djava.awt.headless=false", "-Xss4m"]
+            if spec.plugins_dir is not None:
+                # ImageJ 1.x looks for plugins in <plugins.dir>/plugins
+                base = spec.plugins_dir.parent if spec.plugins_dir.name == "plugins" else spec.plugins_dir
+                options.append(f"-Dplugins.dir={base}")
+            start_jvm(classpath=[str(spec.ij_jar)], options=options)
+        elif spec.kind == "fiji":
+            self._ij2 = _init_fiji(spec.fiji_dir)
+        else:  # attach
+            if not jvm_started():
+                raise EngineError("engine='attach' needs a running JVM with ImageJ (e.g. Fiji's "
+                                  "Python script editor); none runs in this process")
+        from scyjava import jimport
+
+        try:
+            self._IJ = jimport("ij.IJ")
+            self._Interpreter = jimport("ij.macro.Interpreter")
+        except Exception as e:
+            raise EngineError(f"the JVM has no ImageJ 1.x classes (ij.IJ): {e}") from e
+        self._current_interp = None
+        self._dialogs: list[str] = []     # dialogs that needed a person
+        self._messages: list[str] = []    # message boxes (IJ.error, showMessage, exit("…"))
+        self._dialog_guard = None
+        if spec.kind == "imagej":
+            # An off-screen ImageJ (on the virtual display): macros log to its Log window
+            # and show Results as ImageJ does, instead of printing them to stdout.
+            ImageJ = jimport("ij.ImageJ")
+            if self._IJ.getInstance() is None:
+                self._imagej = ImageJ(ImageJ.NO_SHOW)
+            self._dialog_guard = _install_dialog_guard(self)
+        self.startup_seconds = time.perf_counter() - t0
+        log.info("%s engine ready in %.2f s (ImageJ %s)", self.engine, self.startup_seconds,
+                 self.imagej_version)
+
+    # -- facts -------------------------------------------------------------------------
+    @property
+    def imagej_version(self) -> str:
+        return str(self._IJ.getFullVersion())
+
+    @property
+    def java_version(self) -> str:
+        from scyjava import jimport
+
+        System = jimport("java.lang.System")
+        return f"{System.getProperty('java.version')} ({System.getProperty('java.home')})"
+
+    def plugins(self) -> dict[str, Path | None]:
+        """Jars of DeconvolutionLab2 and PSF Generator found in the plugins folder."""
+        return find_plugin_jars(self.plugins_dir)
+
+    def versions(self) -> dict:
+        return {"engine": self.engine, "imagej": self.imagej_version, "java": self.java_version,
+                "plugins_dir": str(self.plugins_dir) if self.plugins_dir else None,
+                "plugins": {k: (str(v) if v else None) for k, v in self.plugins().items()},
+                "display": os.environ.get("DISPLAY")}
+
+    # -- macros ------------------------------------------------------------------------
+    def run_macro(self, source, *, images: dict | None = None, args: dict | None = None,
+                  timeout: float | None = 600.0) -> MacroResult:
+        """Run an ImageJ macro on in-memory images and collect what it leaves.
+
+        Parameters
+        ----------
+        source : str or pathlib.Path
+            Macro text, or a ``Path`` to an ``.ijm`` file.
+        images : dict[str, ndarray or TiffImage], optional
+            Input images; each is open in ImageJ (batch mode) with its key as title,
+            the last one active.
+        args : dict, optional
+            Parameters: they fill the macro's ``#@`` declarations and are what
+            ``getArgument()`` returns (``key=value …``).
+        timeout : float or None
+            Seconds before the macro is aborted with :class:`MacroTimeoutError`.
+
+        Raises
+        ------
+        MacroError
+            ImageJ reported an error; ``str(e)`` is ``file:line: message``.
+        MacroDialogError
+            The macro opened a dialog (a missing option, ``waitForUser``, ``getNumber``…)
+            that nobody can answer in this run.
+        MacroTimeoutError
+            The macro ran longer than ``timeout``.
+        """
+        from .convert import ndarray_to_imageplus
+
+        images = dict(images or {})
+        code, argument, macro_file = prepare_macro(source, args, image_titles=list(images))
+        if self._broken:
+            raise EngineError(f"this ImageJ session is unusable: {self._broken}; start a new process")
+        with self._lock:
+            t0 = time.perf_counter()
+            self._reset_state()
+            imps = [ndarray_to_imageplus(img, title=title) for title, img in images.items()]
+            outcome = self._execute(code, argument, imps, timeout=timeout, macro_file=macro_file)
+            try:
+                result = self._collect(outcome["log"])
+            finally:
+                self._cleanup()
+            result.seconds = time.perf_counter() - t0
+            return result
+
+    def _reset_state(self):
+        from scyjava import jimport
+
+        jimport("ij.measure.ResultsTable").getResultsTable().reset()
+        self._dialogs.clear()
+        self._messages.clear()
+        self._dialog_line = None
+        self._IJ.log("\\Clear")
+        rm = self._roi_manager(create=True)
+        if rm is not None:
+            rm.reset()
+
+    def _roi_manager(self, *, create: bool):
+        from scyjava import jimport
+
+        RoiManager = jimport("ij.plugin.frame.RoiManager")
+        rm = RoiManager.getInstance()
+        if rm is None and create and self.engine == "imagej":
+            # A real (off-screen, on the virtual display) ROI Manager: the batch-mode one
+            # that ImageJ would make is discarded when the macro ends.
+            rm = RoiManager()
+            rm.setVisible(False)
+        return rm
+
+    def _execute(self, code, argument, imps, *, timeout, macro_file):
+        from jpype import JException
+        from scyjava import jimport
+
+        Interpreter = self._Interpreter
+        System = jimport("java.lang.System")
+        ByteArrayOutputStream = jimport("java.io.ByteArrayOutputStream")
+        PrintStream = jimport("java.io.PrintStream")
+        interp = Interpreter()
+        # With the dialog guard (imagej engine), ImageJ reports errors as it always does
+        # (a "Macro Error" dialog that the guard reads and closes), which keeps its exact
+        # line. Elsewhere errors are only recorded (ImageJ then keeps parsing, so the
+        # line is approximate).
+        interp.setIgnoreErrors(self._dialog_guard is None)
+        Interpreter.batchMode = True
+        for imp in imps:
+            Interpreter.addBatchModeImage(imp)
+        buf = ByteArrayOutputStream()
+        stream = PrintStream(buf, True, "UTF-8")
+        old_out = System.out
+        outcome = {"error": None, "exception": None}
+        done = threading.Event()
+
+        def work():
+            try:
+                interp.run(code, argument)
+            except JException as e:  # "Macro canceled" after an error or abort
+                outcome["exception"] = str(e)
+            except Exception as e:  # pragma: no cover - Python-side failure
+                outcome["exception"] = repr(e)
+            finally:
+                done.set()
+
+        self._current_interp = interp
+        System.setOut(stream)
+        worker = threading.Thread(target=work, name="fijibridge-macro", daemon=True)
+        try:
+            worker.start()
+            finished = done.wait(timeout)
+            if not finished:
+                interp.abortMacro()
+                done.wait(10)
+        finally:
+            System.setOut(old_out)
+            self._current_interp = None
+        stream.flush()
+        outcome["log"] = self._read_log(str(buf.toString("UTF-8")))
+        where = macro_file or "<macro>"
+        if self._dialogs:
+            raise MacroDialogError(
+                f"the macro opened a dialog ({'; '.join(self._dialogs)}) that needs a person; "
+                "in a headless run that is an error", macro_file=macro_file,
+                line=self._dialog_line,
+                advice="give every run(...) its options string, and replace waitForUser/"
+                       "getNumber/Dialog.* with #@ parameters")
+        if not finished:
+            if worker.is_alive():
+                self._broken = f"a macro did not stop after {timeout} s and abort"
+            raise MacroTimeoutError(f"macro did not finish within {timeout} s and was aborted",
+                                    macro_file=macro_file, line=_safe_line(interp))
+        message = interp.getErrorMessage()
+        if message is not None:
+            raise MacroError(str(message), macro_file=macro_file, line=_error_line(interp))
+        if outcome["exception"] and "Macro canceled" not in outcome["exception"]:
+            raise MacroError(outcome["exception"], macro_file=macro_file, line=_safe_line(interp))
+        if outcome["exception"] and self._messages:
+            # exit("…") or an IJ.error() that stopped the macro: the message says why
+            raise MacroError(self._messages[-1], macro_file=macro_file,
+                             line=self._dialog_line or _safe_line(interp))
+        log.debug("%s finished; log: %s", where, outcome["log"][-2000:])
+        return outcome
+
+    def _read_log(self, captured: str) -> str:
+        """Log window text, then message boxes, then what Java printed to stdout."""
+        parts = []
+        window_log = self._IJ.getLog()
+        if window_log is not None and str(window_log):
+            parts.append(str(window_log).rstrip("\n"))
+        parts.extend(f"[message] {m}" for m in self._messages)
+        if captured.strip():
+            parts.append(captured.rstrip("\n"))
+        return "\n".join(parts) + ("\n" if parts else "")
+
+    def _collect(self, log_text: str) -> MacroResult:
+        from scyjava import jimport
+
+        from .convert import imageplus_to_ndarray
+
+        Interpreter = self._Interpreter
+        WindowManager = jimport("ij.WindowManager")
+        imps = []
+        for image_id in list(Interpreter.getBatchModeImageIDs()):
+            imps.append(Interpreter.getBatchModeImage(int(image_id)))
+        ids = WindowManager.getIDList()
+        for image_id in (list(ids) if ids is not None else []):
+            imp = WindowManager.getImage(int(image_id))
+            if imp is not None and all(imp.getID() != o.getID() for o in imps):
+                imps.append(imp)
+        images: dict[str, TiffImage] = {}
+        for imp in imps:
+            title = str(imp.getTitle())
+            key, n = title, 2
+            while key in images:
+                key, n = f"{title}-{n}", n + 1
+            images[key] = imageplus_to_ndarray(imp)
+        results = _results_to_dataframe(jimport("ij.measure.ResultsTable").getResultsTable())
+        rois = []
+        rm = self._roi_manager(create=False)
+        if rm is not None and rm.getCount() > 0:
+            import roifile
+
+            RoiEncoder = jimport("ij.io.RoiEncoder")
+            for roi in rm.getRoisAsArray():
+                data = bytes(memoryview(RoiEncoder.saveAsByteArray(roi)))
+                rois.append(roifile.ImagejRoi.frombytes(data))
+        return MacroResult(images=images, results=results, log=log_text, rois=rois)
+
+    def _cleanup(self):
+        from scyjava import jimport
+
+        Interpreter = self._Interpreter
+        WindowManager = jimport("ij.WindowManager")
+        for image_id in list(Interpreter.getBatchModeImageIDs()):
+            imp = Interpreter.getBatchModeImage(int(image_id))
+            if imp is not None:
+                imp.changes = False
+                Interpreter.removeBatchModeImage(imp)
+                imp.close()
+        ids = WindowManager.getIDList()
+        for image_id in (list(ids) if ids is not None else []):
+            imp = WindowManager.getImage(int(image_id))
+            if imp is not None:
+                imp.changes = False
+                imp.close()
+        Interpreter.batchMode = False
+        _set_static(Interpreter, "imageTable", None)
+        _set_static(Interpreter, "imageActivations", None)
+
+    def _on_dialog(self, window, title: str) -> None:
+        """Called on the AWT thread when a dialog opens during a macro.
+
+        ImageJ's own "Macro Error" box is read (the interpreter has the message and
+        line) and closed; message boxes (IJ.error, showMessage, exit("…")) are
+        acknowledged and their text goes to the log, as a user clicking OK would;
+        any other dialog needs a person: it is closed and the macro aborted.
+        """
+        from scyjava import jimport
+
+        interp = self._current_interp
+        if interp is None:
+            return
+        name = str(window.getClass().getName())
+        WindowEvent = jimport("java.awt.event.WindowEvent")
+        self._dialog_line = _safe_line(interp)  # the macro waits on the statement that opened it
+        if title == "Macro Error":
+            pass
+        elif name.endswith("MessageDialog") or (name.endswith("HTMLDialog")):
+            text = _dialog_text(window)
+            self._messages.append(f"{title}: {text}" if title else text)
+        else:
+            text = _dialog_text(window)
+            what = f"{window.getClass().getSimpleName()} {title!r}"
+            self._dialogs.append(what + (f" saying {text[:200]!r}" if text else ""))
+            interp.abortMacro()
+        window.dispatchEvent(WindowEvent(window, WindowEvent.WINDOW_CLOSING))
+        window.dispose()
+
+
+def _set_static(cls, name, value):
+    field = cls.class_.getDeclaredField(name)
+    field.setAccessible(True)
+    field.set(None, value)
+
+
+def _safe_line(interp):
+    try:
+        return int(interp.getLineNumber())
+    except Exception:
+        return None
+
+
+def _error_line(interp):
+    """The line ImageJ names in its error message ("… in line N"): the interpreter's
+    ``lineNumber`` field, set from the failing token when the error is reported."""
+    try:
+        field = interp.getClass().getDeclaredField("lineNumber")
+        field.setAccessible(True)
+        line = int(field.get(interp))
+        if line > 0:
+            return line
+    except Exception:  # pragma: no cover - other ImageJ versions
+        pass
+    return _safe_line(interp)
+
+
+def _dialog_text(window) -> str:
+    """The text shown in an AWT dialog (Labels, TextAreas, ImageJ's MultiLineLabel)."""
+    from scyjava import jimport
+
+    Container = jimport("java.awt.Container")
+    Label = jimport("java.awt.Label")
+    TextComponent = jimport("java.awt.TextComponent")
+    texts: list[str] = []
+
+    def walk(component):
+        if isinstance(component, Label):
+            texts.append(str(component.getText() or ""))
+        elif isinstance(component, TextComponent):
+            texts.append(str(component.getText() or ""))
+        elif str(component.getClass().getName()).endswith("MultiLineLabel"):
+            try:
+                field = component.getClass().getDeclaredField("lines")
+                field.setAccessible(True)
+                texts.extend(str(t) for t in field.get(component))
+            except Exception:
+                pass
+        if isinstance(component, Container):
+            for child in component.getComponents():
+                walk(child)
+
+    try:
+        walk(window)
+    except Exception:  # pragma: no cover - reading text is best effort
+        return ""
+    return " ".join(t.strip() for t in texts if t and t.strip())
+
+
+def _results_to_dataframe(rt):
+    """ImageJ ResultsTable → pandas DataFrame (ImageJ's column names, bulk copies)."""
+    import numpy as np
+    import pandas as pd
+
+    n = int(rt.size())
+    columns: dict[str, object] = {}
+    if n == 0:
+        return pd.DataFrame()
+    headings = [str(h) for h in rt.getHeadings()]
+    for heading in headings:
+        if heading.strip() == "":
+            continue
+        if heading == "Label":
+            columns["Label"] = [str(rt.getLabel(i)) for i in range(n)]
+            continue
+        index = int(rt.getColumnIndex(heading))
+        values = np.asarray(memoryview(rt.getColumnAsDoubles(index)), dtype=np.float64).copy()
+        if np.isnan(values).all():
+            strings = [str(rt.getStringValue(index, i)) for i in range(n)]
+            if any(s not in ("NaN", "") for s in strings):
+                columns[heading] = strings
+                continue
+        columns[heading] = values
+    return pd.DataFrame(columns)
+
+
+def _install_dialog_guard(session: Session):
+    """Listen for windows opening (AWT events, no polling): a dialog during a macro
+    is closed at once and the macro aborted, so a headless run can never hang."""
+    from jpype import JImplements, JOverride
+    from scyjava import jimport
+
+    Toolkit = jimport("java.awt.Toolkit")
+    AWTEvent = jimport("java.awt.AWTEvent")
+    WindowEvent = jimport("java.awt.event.WindowEvent")
+    Dialog = jimport("java.awt.Dialog")
+    Frame = jimport("java.awt.Frame")
+
+    @JImplements("java.awt.event.AWTEventListener")
+    class DialogGuard:
+        @JOverride
+        def eventDispatched(self, event):
+            if event.getID() != WindowEvent.WINDOW_OPENED:
+                return
+            window = event.getWindow()
+            title = ""
+            if isinstance(window, Dialog):
+                title = str(window.getTitle() or "")
+            elif isinstance(window, Frame):
+                name = str(window.getClass().getName())
+                # Image, text and ROI Manager windows are fine; anything asking for input is not
+                if not any(k in name for k in ("GenericDialog", "WaitForUser", "YesNo", "Message")):
+                    return
+                title = str(window.getTitle() or "")
+            else:
+                return
+            try:
+                session._on_dialog(window, title)
+            except BaseException:  # never leave a dialog open: that would hang the macro
+                log.exception("dialog guard failed; closing %r anyway", title)
+                session._dialogs.append(f"dialog {title!r}")
+                interp = session._current_interp
+                if interp is not None:
+                    interp.abortMacro()
+                window.dispose()
+
+    guard = DialogGuard()
+    Toolkit.getDefaultToolkit().addAWTEventListener(guard, AWTEvent.WINDOW_EVENT_MASK)
+    return guard
+
+
+def _init_fiji(fiji_dir: Path):
+    """Start a local Fiji.app through PyImageJ in headless mode, offline.
+
+    A local Fiji folder is used as it is: no Maven resolution, no download. The
+    system Java is used (scyjava's fetch is off).
+    """
+    import scyjava
+
+    from ._java import find_java_home, jvm_started
+
+    if jvm_started():
+        raise EngineError("a JVM already runs in this process; use engine='attach'")
+    try:
+        import imagej
+    except ImportError as e:
+        raise EngineError("the fiji engine needs PyImageJ: pip install pyimagej") from e
+    os.environ.setdefault("JAVA_HOME", str(find_java_home()))
+    scyjava.config.set_java_constraints(fetch="never")
+    try:
+        return imagej.init(str(fiji_dir), mode="headless", add_legacy=True)
+    except Exception as e:
+        raise EngineError(f"could not start Fiji from {fiji_dir}: {e}") from e
