@@ -9,7 +9,10 @@ import os
 import select
 import shutil
 import signal
+import socket
 import subprocess
+import time
+from pathlib import Path
 
 from .._core.errors import EngineError
 
@@ -23,6 +26,20 @@ def _die_with_parent():  # pragma: no cover - runs in the child
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:
         pass
+
+
+_FIRST_DISPLAY = 90
+
+
+def _accepts_connections(number: int) -> bool:
+    """True if the X server's socket for display ``number`` accepts a connection."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(5)
+        try:
+            sock.connect(f"/tmp/.X11-unix/X{number}")
+        except OSError:
+            return False
+    return True
 
 
 class VirtualDisplay:
@@ -39,30 +56,57 @@ class VirtualDisplay:
                 "ImageJ 1.x needs a display and none is set (DISPLAY is empty), and Xvfb is "
                 "not installed to make a virtual one. Install it (Debian/Ubuntu: "
                 "apt-get install xvfb) or run under an X session")
+        self.process = None
+        tried = []
+        # Pick the number ourselves: Xvfb's own choice (-displayfd alone) looks only at
+        # lock files and can land on a display whose socket file is stale.
+        for number in range(_FIRST_DISPLAY, _FIRST_DISPLAY + 100):
+            if (Path(f"/tmp/.X{number}-lock").exists()
+                    or Path(f"/tmp/.X11-unix/X{number}").exists()):
+                continue
+            tried.append(number)
+            if self._start(exe, number, screen, timeout):
+                self.display = f":{number}"
+                atexit.register(self.stop)
+                log.info("started Xvfb on display %s (pid %d)", self.display, self.process.pid)
+                return
+            if len(tried) >= 5:
+                break
+        raise EngineError(f"could not start Xvfb on displays {tried} within {timeout:.0f} s "
+                          "each; check that it runs: Xvfb :99")
+
+    def _start(self, exe, number, screen, timeout) -> bool:
         read_fd, write_fd = os.pipe()
         self.process = subprocess.Popen(
-            [exe, "-displayfd", str(write_fd), "-nolisten", "tcp", "-screen", "0", screen],
+            [exe, f":{number}", "-displayfd", str(write_fd), "-nolisten", "tcp", "-noreset",
+             "-screen", "0", screen],
             pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             preexec_fn=_die_with_parent, start_new_session=True)
         os.close(write_fd)
-        try:
-            ready, _, _ = select.select([read_fd], [], [], timeout)
-            data = os.read(read_fd, 64).decode().strip() if ready else ""
-        finally:
-            os.close(read_fd)
-        if not data.isdigit():
-            self.stop()
-            raise EngineError(f"Xvfb did not report a display within {timeout:.0f} s "
-                              f"(exit code {self.process.poll()}); check that Xvfb runs: "
-                              "Xvfb -displayfd 1")
-        self.display = f":{data}"
-        atexit.register(self.stop)
-        log.info("started Xvfb on display %s (pid %d)", self.display, self.process.pid)
+        # Xvfb writes "N" and "\n" separately when it is ready, and dies (EPIPE) if the
+        # pipe is closed under it; so read up to the newline and keep the pipe open for
+        # the server's lifetime.
+        self._fd = read_fd
+        data, deadline = b"", time.monotonic() + timeout
+        while not data.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([read_fd], [], [], max(left, 0))
+            chunk = os.read(read_fd, 64) if ready else b""
+            if not chunk:  # timeout or Xvfb exited
+                break
+            data += chunk
+        if data.strip() == str(number).encode() and _accepts_connections(number):
+            return True
+        self.stop()
+        return False
 
     def stop(self) -> None:
-        if self.process.poll() is None:
+        if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+        if getattr(self, "_fd", None) is not None:
+            os.close(self._fd)
+            self._fd = None

@@ -54,12 +54,15 @@ def ndarray_to_imageplus(image, *, title: str = "image", axes: str | None = None
     spacing : sequence of float, optional
         Voxel size in µm, ``(z, y, x)`` or ``(y, x)``; default that of the TiffImage, or 1.
     """
+    import jpype.nio
     from jpype import JArray, JByte, JFloat, JShort
     from scyjava import jimport
 
     if isinstance(image, TiffImage):
         axes = axes or image.axes
         spacing = spacing if spacing is not None else image.spacing
+        if not image.calibrated:
+            unit = "pixel"  # as ImageJ opens an uncalibrated file
         image = image.data
     arr = np.asarray(image)
     if arr.dtype == bool:
@@ -75,19 +78,30 @@ def ndarray_to_imageplus(image, *, title: str = "image", axes: str | None = None
     ny, nx = sizes["Y"], sizes["X"]
     if ny == 0 or nx == 0 or nt * nz * nc == 0:
         raise ValueError(f"image has an empty axis: shape {arr.shape}")
-    planes = np.ascontiguousarray(arr).reshape(nt * nz * nc, ny, nx)
+    planes = np.ascontiguousarray(arr).reshape(nt * nz * nc, ny * nx)
+    if not planes.flags.writeable:  # jpype.nio wraps writable memory only
+        planes = planes.copy()
+    ByteOrder = jimport("java.nio.ByteOrder")
+    # Zero-copy view of the numpy memory as a java.nio buffer; Java then copies each
+    # plane into a fresh primitive array with one bulk get() (no per-pixel work).
+    buffer = jpype.nio.convertToDirectBuffer(planes).order(ByteOrder.nativeOrder())
     if arr.dtype == np.uint8:
-        Processor, jtype, view = jimport("ij.process.ByteProcessor"), JByte, np.int8
+        jtype = JByte
     elif arr.dtype == np.uint16:
-        Processor, jtype, view = jimport("ij.process.ShortProcessor"), JShort, np.int16
+        jtype = JShort
+        buffer = buffer.asShortBuffer()
     else:
-        Processor, jtype, view = jimport("ij.process.FloatProcessor"), JFloat, np.float32
+        jtype = JFloat
+        buffer = buffer.asFloatBuffer()
     ImageStack = jimport("ij.ImageStack")
     ImagePlus = jimport("ij.ImagePlus")
     stack = ImageStack(int(nx), int(ny))
-    flat = planes.view(view).reshape(planes.shape[0], ny * nx)
-    for i in range(flat.shape[0]):
-        stack.addSlice("", Processor(int(nx), int(ny), JArray(jtype)(flat[i]), None))
+    npix = int(ny * nx)
+    for _ in range(planes.shape[0]):
+        pixels = JArray(jtype)(npix)
+        buffer.get(pixels)
+        stack.addSlice("", pixels)  # the array itself: no processor, no min/max scan
+    del buffer
     imp = ImagePlus(str(title), stack)
     imp.setDimensions(int(nc), int(nz), int(nt))
     if sum(n > 1 for n in (nc, nz, nt)) > 1 or nc > 1:

@@ -1,0 +1,104 @@
+"""``fijibridge doctor``: what fijibridge finds on this machine, and the fix for each gap."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import sys
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "doctor", help="check Java, ImageJ/Fiji, plugins, display and torch",
+        description="Report Java, the engine chosen, ImageJ version, installed plugins "
+                    "(DeconvolutionLab2, PSF Generator), display and torch; exit 0 when an "
+                    "engine works.")
+    p.add_argument("--engine", default="auto", help="auto|imagej|fiji (default: auto)")
+    p.add_argument("--fiji-dir", help="a Fiji.app folder (default: $FIJI_HOME)")
+    p.add_argument("--imagej-jar", help="an ij.jar or ImageJ folder (default: $IMAGEJ_JAR, system)")
+    p.add_argument("--plugins-dir", help="ImageJ plugins folder to inspect")
+    p.add_argument("--no-start", action="store_true", help="do not start the engine (faster)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=run)
+
+
+def _check(report, name, ok, detail, fix=None):
+    report.append({"check": name, "ok": bool(ok), "detail": detail, "fix": None if ok else fix})
+
+
+def run(args) -> int:
+    from .. import __version__
+    from .._core.errors import FijiBridgeError
+    from ..bridge import find_plugin_jars, resolve_engine
+    from ..bridge._java import find_java_home, java_version
+
+    report: list[dict] = []
+    _check(report, "fijibridge", True, f"{__version__} on Python {platform.python_version()}")
+    java_ok = False
+    try:
+        home = find_java_home()
+        _check(report, "java", True, f"{java_version(home)} at {home}")
+        java_ok = True
+    except FijiBridgeError as e:
+        _check(report, "java", False, str(e), "apt-get install openjdk-17-jre-headless, or set JAVA_HOME")
+    spec = None
+    try:
+        spec = resolve_engine(args.engine, fiji_dir=args.fiji_dir, imagej_jar=args.imagej_jar,
+                              plugins_dir=args.plugins_dir)
+        where = spec.fiji_dir or spec.ij_jar or "running JVM"
+        _check(report, "engine", True, f"{spec.kind} ({where})")
+    except FijiBridgeError as e:
+        _check(report, "engine", False, str(e),
+               "apt-get install imagej xvfb, or set FIJI_HOME to a Fiji.app")
+    display = os.environ.get("DISPLAY")
+    xvfb = shutil.which("Xvfb")
+    if spec is not None and spec.kind == "imagej":
+        _check(report, "display", bool(display or xvfb),
+               f"DISPLAY={display}" if display else (f"none; a private Xvfb will be started ({xvfb})"
+                                                     if xvfb else "none, and no Xvfb"),
+               "apt-get install xvfb")
+    if spec is not None:
+        plugins = find_plugin_jars(spec.plugins_dir)
+        for name, jar in plugins.items():
+            _check(report, f"plugin {name}", jar is not None,
+                   f"installed: {jar}" if jar else f"not installed in {spec.plugins_dir}",
+                   f"copy its jar into {spec.plugins_dir} (from the ImageJ update site); "
+                   "fijibridge's native implementation is used meanwhile")
+    engine_ok = False
+    if spec is not None and java_ok and not args.no_start:
+        try:
+            from ..bridge import open_session
+
+            session = open_session(args.engine, fiji_dir=args.fiji_dir,
+                                   imagej_jar=args.imagej_jar, plugins_dir=args.plugins_dir)
+            result = session.run_macro('print(getVersion());')
+            _check(report, "imagej", True, f"ImageJ {result.log.strip()} started in "
+                   f"{session.startup_seconds:.1f} s; Java {session.java_version}")
+            engine_ok = True
+        except Exception as e:  # report every failure; doctor must not crash
+            _check(report, "imagej", False, f"{type(e).__name__}: {e}",
+                   "run with -v for details; check the items above")
+    elif spec is not None and java_ok:
+        engine_ok = True
+    try:
+        import torch
+
+        cuda = torch.cuda.is_available()
+        device = f"cuda ({torch.cuda.get_device_name(0)})" if cuda else "cpu"
+        _check(report, "torch", True, f"{torch.__version__}, device {device}, "
+               f"{torch.get_num_threads()} threads")
+    except ImportError:
+        _check(report, "torch", False, "not installed",
+               "pip install torch==2.13.0 (CPU build on machines without a GPU)")
+    if args.json:
+        print(json.dumps({"ok": engine_ok, "checks": report}, indent=2))
+    else:
+        for item in report:
+            mark = "ok " if item["ok"] else "!! "
+            print(f"{mark}{item['check']:<26} {item['detail']}")
+            if item["fix"]:
+                print(f"   {'':<26} fix: {item['fix']}")
+        print("engine works" if engine_ok else "no working engine", file=sys.stderr)
+    return 0 if engine_ok else 1

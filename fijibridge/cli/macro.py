@@ -1,0 +1,51 @@
+"""``fijibridge macro``: run an ImageJ macro on image files and write what it leaves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _pair(text: str, what: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise ValueError(f"{what} must look like NAME=VALUE; got {text!r}")
+    key, value = text.split("=", 1)
+    if not key:
+        raise ValueError(f"{what} must look like NAME=VALUE; got {text!r}")
+    return key, value
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "macro", help="run an ImageJ macro (.ijm) on images",
+        description="Run MACRO.ijm with each --image open under its TITLE; write every image "
+                    "left open as DIR/<title>.tif (ImageJ TIFF with calibration), "
+                    "DIR/results.csv, DIR/log.txt and DIR/rois.zip when there are ROIs.")
+    p.add_argument("macro", type=Path, help="the .ijm file")
+    p.add_argument("--image", action="append", default=[], metavar="TITLE=PATH",
+                   help="an input image, open under TITLE (repeatable)")
+    p.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE",
+                   help="a macro parameter (#@ declaration / getArgument()) (repeatable)")
+    p.add_argument("--output-dir", "-o", type=Path, required=True, help="folder for the outputs")
+    p.add_argument("--engine", default="auto", help="auto|imagej|fiji")
+    p.add_argument("--fiji-dir", help="a Fiji.app folder (default: $FIJI_HOME)")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds (default 600)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from .._core.tiff import read_tiff
+    from ..bridge import open_session
+
+    if not args.macro.is_file():
+        raise FileNotFoundError(f"macro file not found: {str(args.macro)!r}")
+    images = {}
+    for item in args.image:
+        title, path = _pair(item, "--image")
+        images[title] = read_tiff(path)
+    macro_args = dict(_pair(item, "--arg") for item in args.arg)
+    session = open_session(args.engine, fiji_dir=args.fiji_dir)
+    result = session.run_macro(args.macro, images=images, args=macro_args, timeout=args.timeout)
+    written = result.save(args.output_dir)
+    for path in written:
+        print(path)
+    return 0
