@@ -127,11 +127,10 @@ def imageplus_to_ndarray(imp) -> TiffImage:
     stack = imp.getStack()
     n = int(stack.getSize())
     if bitdepth == 24:
-        ColorProcessor = jimport("ij.process.ColorProcessor")
         out = np.empty((n, ny, nx, 3), np.uint8)
         for i in range(n):
-            rgb = np.frombuffer(memoryview(ColorProcessor.cast(stack.getProcessor(i + 1))
-                                           .getPixels()), dtype=np.int32).reshape(ny, nx)
+            rgb = np.frombuffer(memoryview(stack.getPixels(i + 1)),
+                                dtype=np.int32).reshape(ny, nx)
             out[i, ..., 0] = (rgb >> 16) & 0xFF
             out[i, ..., 1] = (rgb >> 8) & 0xFF
             out[i, ..., 2] = rgb & 0xFF

@@ -26,8 +26,54 @@ from .._core.options import did_you_mean
 __all__ = ["MacroParameter", "macro_parameters", "prepare_macro", "format_argument",
            "MacroResult", "read_macro"]
 
-_DECL = re.compile(r"^\s*#@\s*(?P<io>(?:input|output|both)\s+)?(?P<type>[A-Za-z_][\w.]*)\s*"
-                   r"(?:\((?P<pre>[^)]*)\)\s*)?(?P<name>[A-Za-z_]\w*)\s*(?:\((?P<attrs>.*)\))?\s*$")
+_WORD = re.compile(r"[A-Za-z_][\w.]*")
+
+
+def _group(text: str, i: int) -> tuple[str, int]:
+    """The balanced ``( … )`` group starting at ``text[i]`` (quotes respected)."""
+    depth, quote = 0, None
+    for j in range(i, len(text)):
+        ch = text[j]
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return text[i + 1:j], j + 1
+    raise ValueError("unbalanced parenthesis")
+
+
+def _parse_decl(line: str):
+    """``#@ [io] Type [(attrs)] name [(attrs)]`` → (io, type, name, attrs text) or None."""
+    rest = line.strip()[2:].strip()
+    parts: dict[str, str] = {"io": "", "pre": "", "attrs": ""}
+    m = _WORD.match(rest)
+    if m and m.group(0).lower() in ("input", "output", "both") and rest[m.end():m.end() + 1].isspace():
+        parts["io"] = m.group(0).lower()
+        rest = rest[m.end():].strip()
+    m = _WORD.match(rest)
+    if not m:
+        return None
+    parts["type"], rest = m.group(0), rest[m.end():].strip()
+    try:
+        if rest.startswith("("):
+            parts["pre"], end = _group(rest, 0)
+            rest = rest[end:].strip()
+        m = re.match(r"[A-Za-z_]\w*", rest)
+        if not m:
+            return None
+        parts["name"], rest = m.group(0), rest[m.end():].strip()
+        if rest.startswith("("):
+            parts["attrs"], end = _group(rest, 0)
+            rest = rest[end:].strip()
+    except ValueError:
+        return None
+    return parts if rest == "" else None
 _NUMBER = {"float", "double", "integer", "int", "long", "short", "byte", "number",
            "java.lang.float", "java.lang.double", "java.lang.integer", "java.lang.long",
            "bigdecimal", "biginteger"}
@@ -119,32 +165,32 @@ def read_macro(source) -> tuple[str, str | None]:
     return source, None
 
 
-def macro_parameters(source) -> list[MacroParameter]:
+def macro_parameters(source, *, name: str | None = None) -> list[MacroParameter]:
     """Parse the ``#@`` declarations of a macro (text or ``Path``) without Java.
 
     Raises ValueError for a declaration that cannot be parsed, naming the line.
     """
-    text, name = read_macro(source)
+    text, file_name = read_macro(source)
+    name = name or file_name
     params = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.lstrip().startswith("#@"):
             continue
-        m = _DECL.match(line)
+        m = _parse_decl(line)
         if not m:
             raise ValueError(f"{name or '<macro>'}:{number}: cannot parse script parameter "
                              f"{line.strip()!r}; expected '#@ Type name (attr=value, …)'")
-        attrs = _split_attrs(m.group("attrs") or "")
-        attrs.update(_split_attrs(m.group("pre") or ""))
+        attrs = _split_attrs(m["attrs"])
+        attrs.update(_split_attrs(m["pre"]))
         default = _unquote(attrs["value"]) if "value" in attrs else None
         choices = None
         if "choices" in attrs:
             inner = attrs["choices"].strip().strip("{}")
             choices = tuple(_unquote(c) for c in re.findall(r'"[^"]*"|\'[^\']*\'|[^,\s]+', inner))
-        io = (m.group("io") or "").strip().lower()
         params.append(MacroParameter(
-            name=m.group("name"), type=m.group("type"), line=number, default=default,
+            name=m["name"], type=m["type"], line=number, default=default,
             choices=choices, min=float(attrs["min"]) if "min" in attrs else None,
-            max=float(attrs["max"]) if "max" in attrs else None, output=io == "output"))
+            max=float(attrs["max"]) if "max" in attrs else None, output=m["io"] == "output"))
     return params
 
 
@@ -200,7 +246,7 @@ def prepare_macro(source, args: dict | None = None, *, image_titles=()) -> tuple
     text, name = read_macro(source)
     where = name or "<macro>"
     args = dict(args or {})
-    params = macro_parameters(text)
+    params = macro_parameters(text, name=name)
     declared = {p.name: p for p in params}
     values: dict[str, str] = {}
     for key, value in args.items():
