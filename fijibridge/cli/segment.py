@@ -1,0 +1,146 @@
+"""``fijibridge segment IMAGE… --model nuclei2d|PATH [--output-dir DIR | -o LABELS.tif]``
+
+Instance segmentation with a trained network.  Several images or folders (their
+``.tif``/``.tiff`` files) in one call; for each image ``NAME`` it writes
+``NAME_labels.tif`` (instance labels, 16-bit ImageJ TIFF with the input's
+calibration) and ``NAME_overlay.png`` (outlines on the contrast-stretched image)
+into ``--output-dir`` (default: the current folder).  ``-o`` names the label file
+of a single image (the overlay goes beside it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+__all__ = ["add_parser", "run", "collect_images", "write_overlay"]
+
+log = logging.getLogger(__name__)
+_EXTS = (".tif", ".tiff")
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "segment", help="instance segmentation with a trained network (default nuclei2d)",
+        description=__doc__.split("\n\n", 1)[1].strip(),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="TIFF files or folders of them")
+    p.add_argument("--model", default="nuclei2d",
+                   help="shipped model name (nuclei2d) or checkpoint file/folder")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--output-dir", metavar="DIR", default=None,
+                     help="folder for NAME_labels.tif and NAME_overlay.png (default: .)")
+    out.add_argument("-o", "--output", metavar="LABELS.tif", default=None,
+                     help="label file for a single input image")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--tile", type=int, default=256, help="sliding-window size in pixels")
+    p.add_argument("--overlap", type=float, default=0.25, help="window overlap fraction")
+    p.add_argument("--min-size", type=int, default=None, help="smallest object kept (pixels)")
+    p.add_argument("--per-plane", action="store_true",
+                   help="segment each plane of a stack with a 2D model")
+    p.add_argument("--no-overlay", action="store_true", help="do not write the overlay PNG")
+    p.add_argument("--json", action="store_true", help="print a JSON summary")
+    p.set_defaults(func=run)
+    return p
+
+
+def collect_images(paths) -> list[Path]:
+    """Expand files and folders into a sorted list of TIFF files (errors name the path)."""
+    files: list[Path] = []
+    for text in paths:
+        path = Path(text)
+        if path.is_dir():
+            found = sorted(f for f in path.iterdir() if f.suffix.lower() in _EXTS
+                           and not f.stem.endswith("_labels") and not f.name.startswith("."))
+            if not found:
+                raise FileNotFoundError(f"folder {text!r} holds no .tif/.tiff images")
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise FileNotFoundError(f"no image file or folder at {text!r}")
+    return files
+
+
+def write_overlay(image, labels, path) -> Path:
+    """PNG of ``image`` (percentile-stretched, gray) with label outlines in colour."""
+    import matplotlib
+    import numpy as np
+    from skimage.segmentation import find_boundaries
+
+    from .._core.atomic import atomic_path
+    from ..segment.preprocess import contrast_stretch
+
+    gray = contrast_stretch(image, low=1, high=99.8, clip=True)
+    rgb = np.repeat(gray[..., None], 3, axis=-1)
+    edges = find_boundaries(labels, mode="inner")
+    cmap = matplotlib.colormaps["hsv"]
+    colours = cmap((labels * 0.618034) % 1.0)[..., :3]
+    rgb[edges] = colours[edges]
+    import matplotlib.image
+
+    with atomic_path(path) as tmp:
+        matplotlib.image.imsave(tmp, rgb)
+    return Path(path)
+
+
+def run(args) -> int:
+    import numpy as np
+
+    from .._core.tiff import read_tiff, write_tiff
+    from ..segment.inference import segment
+    from ..segment.models import load_model
+
+    files = collect_images(args.images)
+    if args.output and len(files) != 1:
+        raise ValueError(f"-o/--output names one label file but {len(files)} images were given; "
+                         "use --output-dir for several")
+    out_dir = Path(args.output_dir) if args.output_dir else Path(".")
+    model = load_model(args.model, device=args.device)
+    net = model[0]
+    post = {} if args.min_size is None else {"min_size": args.min_size}
+    summary = []
+    for f in files:
+        tif = read_tiff(f)
+        data = tif.data
+        channel_axis = tif.axes.index("C") if "C" in tif.axes else None
+        spatial = data.ndim - (channel_axis is not None)
+        planes = None
+        if spatial == net.spatial_dims + 1 and args.per_plane:
+            planes = data.shape[0]
+        elif spatial != net.spatial_dims:
+            hint = " (add --per-plane to segment each plane)" if spatial == net.spatial_dims + 1 else ""
+            raise ValueError(f"{f}: the model is {net.spatial_dims}D but the image has axes "
+                             f"{tif.axes!r} (shape {data.shape}){hint}")
+        if channel_axis is not None and net.in_channels == 1:
+            raise ValueError(f"{f}: the model takes 1 channel; the image has "
+                             f"{data.shape[channel_axis]} (axes {tif.axes!r}); split the channels first")
+        if planes is None:
+            labels = segment(data, model=model, device=args.device, roi_size=args.tile,
+                             overlap=args.overlap, **post)
+            shown = data
+        else:
+            labels = np.stack([segment(p, model=model, device=args.device, roi_size=args.tile,
+                                       overlap=args.overlap, **post) for p in data])
+            shown = data[0]
+        n = int(labels.max()) if planes is None else [int(p.max()) for p in labels]
+        if int(labels.max()) > 65535:
+            raise ValueError(f"{f}: {int(labels.max())} objects do not fit a 16-bit label image")
+        stem = f.name[: -len(f.suffix)]
+        label_path = Path(args.output) if args.output else out_dir / f"{stem}_labels.tif"
+        write_tiff(label_path, labels.astype(np.uint16), spacing=tif.spacing,
+                   axes=None if planes is None else tif.axes)
+        overlay = None
+        if not args.no_overlay:
+            base = label_path.stem.removesuffix("_labels")
+            overlay = label_path.with_name(base + "_overlay.png")
+            write_overlay(shown, labels if planes is None else labels[0], overlay)
+        summary.append({"image": str(f), "objects": n, "labels": str(label_path),
+                        "overlay": None if overlay is None else str(overlay)})
+        if not args.json:
+            print(f"{f}: {n} objects -> {label_path}")
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    return 0
