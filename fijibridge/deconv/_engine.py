@@ -5,6 +5,10 @@ Each ``_run_<name>`` receives the padded, apodized image ``y`` and the working P
 :class:`_Controller` reproduces DL2's ``Controller.ends``: it is called *before* every update
 (and once after the last), applies the constraint to spatial estimates, computes the residual,
 stops on ``num_iter`` or ``residu``, and guards against divergence.
+
+:func:`run` dispatches: RL on the CPU goes to the numpy + ``scipy.fft`` runner of
+:mod:`fijibridge.deconv._engine_numpy` (same arithmetic, same :class:`_Controller` on numpy
+arrays, torch not imported); see :func:`choose_backend`.
 """
 
 from __future__ import annotations
@@ -106,8 +110,10 @@ class _FFT:
 
 class _Controller:
     def __init__(self, torch, y, *, name, num_iter, constraint, residu, epsilon, monitor,
-                 image_shape, max_growth):
+                 image_shape, max_growth, ops=None):
+        # torch=None: numpy arrays (the numpy backend); ``ops`` then provides ``norm``
         self.torch = torch
+        self._ops = ops
         self.name = name
         self.num_iter = int(num_iter)
         self.constraint = constraint
@@ -118,8 +124,8 @@ class _Controller:
         self.iterations = 0
         self.bounds = (float(y.min()), float(y.max())) if constraint == "clipped" else None
         self.need_residual = residu is not None or (monitor is not None and monitor.needs_spatial)
-        self.prev = y.clone() if self.need_residual else None
-        self.y_norm = float(torch.linalg.vector_norm(y)) or 1.0
+        self.prev = self._copy(y) if self.need_residual else None
+        self.y_norm = self._norm(y) or 1.0
         self.max_growth = max_growth
         self.last_residual = float("nan")
         self.spectrum_norm = None
@@ -133,7 +139,21 @@ class _Controller:
     def spatial(self) -> bool:
         return self.need_residual
 
+    def _norm(self, x) -> float:
+        if self.torch is None:
+            return self._ops.norm(x) if self._ops is not None else float(np.linalg.norm(x.ravel()))
+        return float(self.torch.linalg.vector_norm(x))
+
+    def _copy(self, x):
+        return x.copy() if self.torch is None else x.clone()
+
     def apply_constraint(self, x):
+        if self.torch is None:
+            if self.constraint == "nonnegativity":
+                np.maximum(x, 0, out=x)
+            elif self.constraint == "clipped":
+                np.clip(x, self.bounds[0], self.bounds[1], out=x)
+            return x
         if self.constraint == "nonnegativity":
             x.clamp_(min=0)
         elif self.constraint == "clipped":
@@ -173,16 +193,23 @@ class _Controller:
             if self.constraint != "no":
                 self.apply_constraint(x)
             residual = float("nan")
-            norm = float(torch.linalg.vector_norm(x))
+            norm = self._norm(x)
             self._check(norm, "")
             if self.prev is not None:
-                diff = float(torch.linalg.vector_norm(x - self.prev))
-                n = math.sqrt(x.numel())
-                residual = (diff / n) / max(float(torch.linalg.vector_norm(self.prev)) / n, self.epsilon)
-                self.prev.copy_(x)
+                diff = self._norm(x - self.prev)
+                n = math.sqrt(x.size if torch is None else x.numel())
+                residual = (diff / n) / max(self._norm(self.prev) / n, self.epsilon)
+                if torch is None:
+                    np.copyto(self.prev, x)
+                else:
+                    self.prev.copy_(x)
             self.last_residual = residual
             if self.monitor is not None:
-                est = crop_image(x, self.image_shape).detach().cpu().numpy() if self.monitor.needs_spatial else None
+                est = None
+                if self.monitor.needs_spatial:
+                    est = crop_image(x, self.image_shape)
+                    if torch is not None:
+                        est = est.detach().cpu().numpy()
                 if not self.monitor.record(self.iterations, est, residual):
                     self.stopped_by = "callback"
                     self.iterations += 1
@@ -399,10 +426,93 @@ RUNNERS = {
 USES_LAPLACIAN = {"RIF", "TM", "ICTM"}
 
 
+#: ``backend`` values of :func:`run`
+BACKENDS = ("auto", "numpy", "torch")
+
+
+def choose_backend(name: str, device: str, backend: str = "auto") -> str:
+    """``"numpy"`` or ``"torch"`` for algorithm ``name`` on ``device``.
+
+    ``"auto"``: numpy/scipy.fft on the CPU for the algorithms it implements (RL; faster and
+    ~160 MB lighter, torch is not imported), torch otherwise. ``"numpy"`` where numpy has no
+    runner (another algorithm, or CUDA) is an error, not a silent switch.
+    """
+    from ._engine_numpy import RUNNERS as NUMPY_RUNNERS
+
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+    cpu = check_device(device) == "cpu"
+    if backend == "numpy":
+        if not cpu or name not in NUMPY_RUNNERS:
+            raise ValueError(f"backend='numpy' runs {', '.join(NUMPY_RUNNERS)} on the CPU only; got "
+                             f"algorithm {name} on device {device!r} (use backend='auto' or 'torch')")
+        return "numpy"
+    if backend == "auto" and cpu and name in NUMPY_RUNNERS:
+        return "numpy"
+    return "torch"
+
+
+def _run_numpy_backend(spec, params, y_np, h_np, *, image_shape, constraint, residu, epsilon,
+                       monitor, max_growth, threads):
+    from . import _engine_numpy
+
+    y = np.ascontiguousarray(y_np, dtype=np.float32)
+    h = np.ascontiguousarray(h_np, dtype=np.float32)
+
+    def make_ctrl(ops):
+        return _Controller(None, y, name=spec.name, num_iter=params.get("num_iter", 0),
+                           constraint=constraint, residu=residu, epsilon=epsilon,
+                           monitor=monitor, image_shape=image_shape, max_growth=max_growth,
+                           ops=ops)
+
+    threads = _engine_numpy.default_threads() if threads is None else int(threads)
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1; got {threads}")
+    ctrl = None
+    try:
+        x, ctrl = _engine_numpy.run_numpy(spec, params, y, h, make_ctrl, epsilon=epsilon,
+                                          threads=threads)
+    finally:
+        if monitor is not None:
+            monitor.finish()
+    # DL2's last ends() call has already run; check the returned estimate as well
+    ctrl._check(float(np.linalg.norm(x.ravel())), "at the end")
+    if monitor is not None:
+        monitor.stopped_by = ctrl.stopped_by
+    return x
+
+
 def run(spec, params, y_np, h_np, *, image_shape, constraint, residu, epsilon, monitor, device,
-        max_growth, haar, rng=None):
-    """Run ``spec`` on prepared numpy arrays; return the working-grid estimate (numpy float32)."""
+        max_growth, haar, rng=None, backend="auto", threads=None):
+    """Run ``spec`` on prepared numpy arrays; return the working-grid estimate (numpy float32).
+
+    ``backend``: see :func:`choose_backend`. ``threads``: CPU threads (``None``: the numpy
+    backend uses the cores available to the process, torch its current setting; torch's
+    setting is restored afterwards).
+    """
+    if choose_backend(spec.name, device, backend) == "numpy":
+        return _run_numpy_backend(spec, params, y_np, h_np, image_shape=image_shape,
+                                  constraint=constraint, residu=residu, epsilon=epsilon,
+                                  monitor=monitor, max_growth=max_growth, threads=threads)
     torch = import_torch()
+    if threads is None:
+        return _run_torch(torch, spec, params, y_np, h_np, image_shape=image_shape,
+                          constraint=constraint, residu=residu, epsilon=epsilon, monitor=monitor,
+                          device=device, max_growth=max_growth, haar=haar, rng=rng)
+    if int(threads) < 1:
+        raise ValueError(f"threads must be >= 1; got {threads}")
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(threads))
+    try:
+        return _run_torch(torch, spec, params, y_np, h_np, image_shape=image_shape,
+                          constraint=constraint, residu=residu, epsilon=epsilon, monitor=monitor,
+                          device=device, max_growth=max_growth, haar=haar, rng=rng)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run_torch(torch, spec, params, y_np, h_np, *, image_shape, constraint, residu, epsilon,
+               monitor, device, max_growth, haar, rng):
     dev = resolve_device(torch, device)
     full = spec.name in USES_LAPLACIAN and not is_hermitian_real(laplacian_grid(y_np.shape))
     fft = _FFT(torch, y_np.shape, full, precise=spec.wavelets)

@@ -98,12 +98,16 @@ def prepare_psf(psf: np.ndarray, shape, norm: float | None) -> np.ndarray:
         v = min(n, m)
         dst.append(slice(o, o + v) if o >= 0 else slice(0, v))
         src.append(slice(0, v) if o >= 0 else slice(-o, -o + v))
-    out[tuple(dst)] = psf[tuple(src)]
+    box = out[tuple(dst)]
+    box[...] = psf[tuple(src)]
     norm = 1.0 if norm is None else float(norm)
-    if norm != 0:
-        total = np.cumsum(out.ravel(), dtype=np.float32)[-1]  # DL2 sums in float, in order
+    if norm != 0 and box.size:
+        # DL2 sums in float, in order over the working grid; the zeros around the box add
+        # nothing, so the running float32 sum over the box in C order is the same number
+        total = np.cumsum(box.ravel(), dtype=np.float32)[-1]
         if total != 0:
-            out = (out.astype(np.float64) * (norm / float(total))).astype(np.float32)
+            # scaled in double, stored in float (DL2); only the box is non-zero
+            box[...] = (box.astype(np.float64) * (norm / float(total))).astype(np.float32)
     return np.fft.ifftshift(out)
 
 

@@ -84,7 +84,8 @@ def deconvolve(image, psf, *, algorithm: str = "RL", num_iter: int | None = None
                constraint: str | None = None, residu: float | None = None,
                epsilon: float = 1e-6, device: str = "cpu", callback=None, reference=None,
                monitor=None, progress: bool = False, max_growth: float | None = _engine.MAX_GROWTH,
-               haar: str = "dl2", max_memory: int | None = DEFAULT_MAX_MEMORY, rng=None):
+               haar: str = "dl2", max_memory: int | None = DEFAULT_MAX_MEMORY, rng=None,
+               backend: str = "auto", threads: int | None = None):
     """Deconvolve ``image`` by ``psf`` with one of DeconvolutionLab2's algorithms.
 
     Results equal DeconvolutionLab2 2.1.2's to a relative L2 error below 1e-4 (measured on
@@ -140,6 +141,14 @@ def deconvolve(image, psf, *, algorithm: str = "RL", num_iter: int | None = None
         (:func:`fijibridge.deconv.tiling.deconvolve_tiled`). ``None``: never tile.
     rng : int or numpy Generator, optional
         Noise of ``SIM``.
+    backend : {"auto", "numpy", "torch"}
+        ``"auto"``: RL on the CPU runs on numpy + ``scipy.fft`` (faster than torch there, and
+        torch is not imported), everything else on torch. ``"torch"`` forces torch;
+        ``"numpy"`` is an error where numpy has no runner. The back-ends differ by FFT
+        rounding only.
+    threads : int, optional
+        CPU threads for this call (``None``: the numpy backend uses the cores available to the
+        process; torch keeps its setting, ``torch.set_num_threads``).
 
     Returns
     -------
@@ -190,13 +199,14 @@ def deconvolve(image, psf, *, algorithm: str = "RL", num_iter: int | None = None
                             constraint=constraint, residu=residu, epsilon=epsilon)
     return deconvolve_options(options, image, psf, device=device, callback=callback,
                               reference=reference, monitor=monitor, progress=progress,
-                              max_growth=max_growth, haar=haar, max_memory=max_memory, rng=rng)
+                              max_growth=max_growth, haar=haar, max_memory=max_memory, rng=rng,
+                              backend=backend, threads=threads)
 
 
 def deconvolve_options(options: DeconvOptions, image, psf, *, device="cpu", callback=None,
                        reference=None, monitor=None, progress=False,
                        max_growth=_engine.MAX_GROWTH, haar="dl2",
-                       max_memory=DEFAULT_MAX_MEMORY, rng=None):
+                       max_memory=DEFAULT_MAX_MEMORY, rng=None, backend="auto", threads=None):
     """:func:`deconvolve` driven by a :class:`DeconvOptions` (e.g. from :func:`parse_dl2`)."""
     from .monitor import Monitor
 
@@ -206,6 +216,10 @@ def deconvolve_options(options: DeconvOptions, image, psf, *, device="cpu", call
     if max_growth is not None and not (isinstance(max_growth, (int, float)) and max_growth > 0):
         raise ValueError(f"max_growth must be a number > 0 or None; got {max_growth!r}")
     spec = options.spec
+    _engine.choose_backend(spec.name, device, backend)  # checks backend before any work
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                or threads < 1):
+        raise ValueError(f"threads must be an integer >= 1 or None; got {threads!r}")
     image_arr = np.asarray(image)
     working = options.pad.padded_shape(image_arr.shape) if options.pad is not None else image_arr.shape
     image_arr, psf_arr = check_inputs(image_arr, psf, working_shape=working)
@@ -229,7 +243,8 @@ def deconvolve_options(options: DeconvOptions, image, psf, *, device="cpu", call
         log.info("%s: working grid %s needs ~%.0f MB > budget %.0f MB: deconvolving block-wise",
                  spec.name, working, memory_estimate(working, spec.name) / 2**20, max_memory / 2**20)
         return deconvolve_tiled(image_arr, psf_arr, options=options, device=device,
-                                max_memory=max_memory, max_growth=max_growth, haar=haar, rng=rng)
+                                max_memory=max_memory, max_growth=max_growth, haar=haar, rng=rng,
+                                backend=backend, threads=threads)
     params = options.resolved
     eps = options.epsilon if options.epsilon is not None else 1e-6
     y = pad_image(image_arr, options.pad)
@@ -239,7 +254,8 @@ def deconvolve_options(options: DeconvOptions, image, psf, *, device="cpu", call
     constraint = options.effective_constraint
     x = _engine.run(spec, params, y, h, image_shape=image_arr.shape, constraint=constraint,
                     residu=options.residu, epsilon=eps, monitor=monitor, device=device,
-                    max_growth=max_growth, haar=haar, rng=rng)
+                    max_growth=max_growth, haar=haar, rng=rng, backend=backend, threads=threads)
+    del h
     x = np.ascontiguousarray(crop_image(x, image_arr.shape), dtype=np.float32)
     # DL2 Controller.finish: the constraint acts once more on the cropped result
     if constraint == "nonnegativity":

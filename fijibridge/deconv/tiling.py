@@ -55,7 +55,7 @@ def plan_blocks(shape, psf_shape, *, max_memory: int, algorithm: str = "RL", blo
 
 def deconvolve_tiled(image, psf, *, options=None, block_shape=None, overlap=None,
                      max_memory: int | None = None, device="cpu", max_growth=None, haar="dl2",
-                     rng=None, **kwargs):
+                     rng=None, backend="auto", threads=None, **kwargs):
     """Deconvolve ``image`` block by block (see module doc); same arguments as
     :func:`~fijibridge.deconv.deconvolve` (``algorithm=``, ``num_iter=`` …) or ``options=``.
 
@@ -125,7 +125,8 @@ def deconvolve_tiled(image, psf, *, options=None, block_shape=None, overlap=None
                     lo[axis] -= 1
         block = y[tuple(slice(a, b) for a, b in zip(lo, hi))]
         res = deconvolve_options(inner, block, psf, device=device, max_growth=max_growth,
-                                 haar=haar, max_memory=None, rng=rng)
+                                 haar=haar, max_memory=None, rng=rng, backend=backend,
+                                 threads=threads)
         src = tuple(slice(s - a, min(s + c, n) - a) for s, a, c, n in zip(start, lo, core, y.shape))
         dst = tuple(slice(s, min(s + c, n)) for s, c, n in zip(start, core, y.shape))
         out[dst] = res[src]
