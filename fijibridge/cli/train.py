@@ -12,6 +12,8 @@ import argparse
 import json
 import logging
 
+from ..synth.gan.cli import gan_trainers  # torch-free at import
+
 __all__ = ["add_parser", "run", "TRAINERS"]
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,7 @@ def _train_unet(args) -> int:
 TRAINERS = {
     "unet": (_train_unet, "U-Net / residual U-Net segmentation (fijibridge.segment)"),
 }
+TRAINERS.update(gan_trainers())  # pix2pix, vox2vox, cyclegan (fijibridge.synth.gan)
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:

@@ -1,12 +1,16 @@
-"""pix2pix (2D): U-Net generator, PatchGAN discriminator, adversarial + L1 loss.
+"""pix2pix (2D) and Vox2Vox (3D): conditional GAN, U-Net generator, PatchGAN
+discriminator, adversarial + L1 loss (+ the Dice term of Vox2Vox).
 
 torch only (no torchvision); importing this module imports torch, so
-:mod:`fijibridge.synth` never imports it.
+:mod:`fijibridge.synth` never imports it.  Networks live in
+:mod:`fijibridge.synth.gan.networks`; this module holds the training step.
 
 References
 ----------
 .. [1] Isola P, Zhu J-Y, Zhou T, Efros AA (2017) Image-to-image translation with
    conditional adversarial networks. CVPR, 1125–1134. doi:10.1109/CVPR.2017.632
+.. [2] Cirillo MD, Abramian D, Eklund A (2021) Vox2Vox: 3D-GAN for brain tumour
+   segmentation. BrainLes 2020, LNCS 12658, 274–284. doi:10.1007/978-3-030-72084-1_25
 """
 
 from __future__ import annotations
@@ -16,102 +20,33 @@ import dataclasses
 import torch
 from torch import nn
 
-from ..._core.options import check_positive
+from ..._core.options import check_choice, check_positive
+from .networks import PatchDiscriminator, UNetGenerator
 
-__all__ = ["UNetGenerator", "PatchDiscriminator", "Pix2Pix", "Pix2PixLosses"]
+__all__ = ["UNetGenerator", "PatchDiscriminator", "Pix2Pix", "Vox2Vox", "Pix2PixLosses",
+           "GAN_MODES", "adversarial_loss", "soft_dice_loss"]
 
-
-def _down(cin, cout, norm=True):
-    layers = [nn.Conv2d(cin, cout, 4, stride=2, padding=1, bias=not norm)]
-    if norm:
-        layers.append(nn.InstanceNorm2d(cout, affine=True))
-    layers.append(nn.LeakyReLU(0.2, inplace=True))
-    return nn.Sequential(*layers)
+#: adversarial objectives: ``"vanilla"`` (binary cross-entropy, pix2pix) or
+#: ``"lsgan"`` (least squares, CycleGAN and Vox2Vox).
+GAN_MODES = ("vanilla", "lsgan")
 
 
-def _up(cin, cout, dropout=False):
-    layers = [nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1, bias=False),
-              nn.InstanceNorm2d(cout, affine=True), nn.ReLU(inplace=True)]
-    if dropout:
-        layers.append(nn.Dropout(0.5))
-    return nn.Sequential(*layers)
+def adversarial_loss(logits: torch.Tensor, real: bool, mode: str = "vanilla") -> torch.Tensor:
+    """GAN loss of discriminator ``logits`` against the label real (1) or fake (0)."""
+    target = torch.ones_like(logits) if real else torch.zeros_like(logits)
+    if mode == "lsgan":
+        return torch.mean((logits - target) ** 2)
+    return nn.functional.binary_cross_entropy_with_logits(logits, target)
 
 
-class UNetGenerator(nn.Module):
-    """U-Net generator of pix2pix: ``depth`` stride-2 down/up blocks with skips.
-
-    Input height and width must be multiples of ``2**depth``.  Output in [-1, 1]
-    (tanh).
-
-    Parameters
-    ----------
-    in_channels, out_channels : int
-    features : int
-        Channels of the first block (doubled per level up to 8×).
-    depth : int
-        Number of down-sampling levels (8 in the paper for 256²; 4–5 for small tiles).
-    """
-
-    def __init__(self, in_channels: int = 1, out_channels: int = 1, *, features: int = 32,
-                 depth: int = 4, dropout: bool = True):
-        super().__init__()
-        check_positive("in_channels", in_channels, integer=True)
-        check_positive("out_channels", out_channels, integer=True)
-        check_positive("features", features, integer=True)
-        depth = check_positive("depth", depth, integer=True)
-        if depth < 2:
-            raise ValueError(f"depth must be >= 2; got {depth}")
-        self.depth = depth
-        chans = [min(features * 2 ** i, features * 8) for i in range(depth)]
-        self.downs = nn.ModuleList([_down(in_channels, chans[0], norm=False)] +
-                                   [_down(chans[i - 1], chans[i]) for i in range(1, depth)])
-        ups = []
-        for i in range(depth - 1, 0, -1):
-            cin = chans[i] if i == depth - 1 else chans[i] * 2
-            ups.append(_up(cin, chans[i - 1], dropout=dropout and i >= depth - 2))
-        self.ups = nn.ModuleList(ups)
-        self.final = nn.Sequential(nn.ConvTranspose2d(chans[0] * 2, out_channels, 4, stride=2,
-                                                      padding=1), nn.Tanh())
-
-    def forward(self, x):
-        m = 2 ** self.depth
-        if x.ndim != 4 or x.shape[-1] % m or x.shape[-2] % m:
-            raise ValueError(f"input must be (N, C, H, W) with H, W multiples of {m}; "
-                             f"got {tuple(x.shape)}")
-        skips = []
-        for down in self.downs:
-            x = down(x)
-            skips.append(x)
-        x = skips.pop()
-        for up in self.ups:
-            x = torch.cat([up(x), skips.pop()], dim=1)
-        return self.final(x)
-
-
-class PatchDiscriminator(nn.Module):
-    """PatchGAN discriminator: a map of real/fake logits, one per receptive field.
-
-    Takes the condition and the image concatenated along channels.  ``n_layers=3``
-    gives the 70×70 PatchGAN of the paper.
-    """
-
-    def __init__(self, in_channels: int = 2, *, features: int = 32, n_layers: int = 3):
-        super().__init__()
-        check_positive("in_channels", in_channels, integer=True)
-        n_layers = check_positive("n_layers", n_layers, integer=True)
-        layers = [_down(in_channels, features, norm=False)]
-        c = features
-        for i in range(1, n_layers):
-            layers.append(_down(c, min(c * 2, features * 8)))
-            c = min(c * 2, features * 8)
-        layers += [nn.Conv2d(c, min(c * 2, features * 8), 4, stride=1, padding=1, bias=False),
-                   nn.InstanceNorm2d(min(c * 2, features * 8), affine=True),
-                   nn.LeakyReLU(0.2, inplace=True),
-                   nn.Conv2d(min(c * 2, features * 8), 1, 4, stride=1, padding=1)]
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, condition, image):
-        return self.net(torch.cat([condition, image], dim=1))
+def soft_dice_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """1 − soft Dice of tensors in [-1, 1] (mapped to [0, 1]), per channel, averaged."""
+    p = (pred + 1) / 2
+    t = (target + 1) / 2
+    axes = tuple(range(2, p.ndim))
+    inter = (p * t).sum(axes)
+    denom = p.sum(axes) + t.sum(axes)
+    return 1 - torch.mean((2 * inter + eps) / (denom + eps))
 
 
 @dataclasses.dataclass
@@ -121,6 +56,10 @@ class Pix2PixLosses:
     generator_adv: float
     generator_l1: float
     discriminator: float
+    generator_dice: float = 0.0
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
 
 
 class Pix2Pix(nn.Module):
@@ -129,25 +68,42 @@ class Pix2Pix(nn.Module):
     Parameters
     ----------
     in_channels, out_channels : int
-    features : int
-    depth : int
-        Generator depth (see :class:`UNetGenerator`).
+    spatial_dims : {2, 3}
+        2 for pix2pix, 3 for Vox2Vox.
+    features, depth, norm, dropout :
+        Generator (see :class:`~fijibridge.synth.gan.networks.UNetGenerator`).
+    disc_features, disc_layers, disc_norm :
+        Discriminator (see :class:`~fijibridge.synth.gan.networks.PatchDiscriminator`).
     l1_weight : float
         Weight of the L1 term (100 in the paper).
+    dice_weight : float
+        Weight of a soft-Dice term between output and target (Vox2Vox, for
+        image → mask use; 0 for mask → image).
+    gan_mode : {"vanilla", "lsgan"}
     lr : float
         Adam learning rate (2e-4, betas (0.5, 0.999) as in the paper).
     """
 
-    def __init__(self, in_channels: int = 1, out_channels: int = 1, *, features: int = 32,
-                 depth: int = 4, l1_weight: float = 100.0, lr: float = 2e-4):
+    def __init__(self, in_channels: int = 1, out_channels: int = 1, *, spatial_dims: int = 2,
+                 features: int = 32, depth: int = 4, norm: str = "instance", dropout: bool = True,
+                 disc_features: int | None = None, disc_layers: int = 3,
+                 disc_norm: str = "instance", l1_weight: float = 100.0,
+                 dice_weight: float = 0.0, gan_mode: str = "vanilla", lr: float = 2e-4):
         super().__init__()
-        self.generator = UNetGenerator(in_channels, out_channels, features=features, depth=depth)
-        self.discriminator = PatchDiscriminator(in_channels + out_channels, features=features)
+        self.generator = UNetGenerator(in_channels, out_channels, spatial_dims=spatial_dims,
+                                       features=features, depth=depth, norm=norm,
+                                       dropout=dropout)
+        self.discriminator = PatchDiscriminator(
+            in_channels + out_channels, spatial_dims=spatial_dims,
+            features=features if disc_features is None else disc_features,
+            n_layers=disc_layers, norm=disc_norm)
+        self.spatial_dims = self.generator.spatial_dims
         self.l1_weight = check_positive("l1_weight", l1_weight, allow_zero=True)
+        self.dice_weight = check_positive("dice_weight", dice_weight, allow_zero=True)
+        self.gan_mode = check_choice("gan_mode", gan_mode, GAN_MODES)
         lr = check_positive("lr", lr)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=lr, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
-        self._bce = nn.BCEWithLogitsLoss()
 
     def forward(self, condition):
         return self.generator(condition)
@@ -156,26 +112,50 @@ class Pix2Pix(nn.Module):
         """One update of the discriminator then the generator on a batch.
 
         ``condition`` (e.g. masks) and ``target`` (images scaled to [-1, 1]) are
-        ``(N, C, H, W)`` tensors of the same N, H, W.
+        ``(N, C, …)`` tensors of the same N and spatial shape.
         """
-        if condition.shape[0] != target.shape[0] or condition.shape[-2:] != target.shape[-2:]:
+        if condition.shape[0] != target.shape[0] or condition.shape[2:] != target.shape[2:]:
             raise ValueError(f"condition {tuple(condition.shape)} and target "
-                             f"{tuple(target.shape)} must have the same N, H and W")
+                             f"{tuple(target.shape)} must have the same N, H and W"
+                             + (" (and Z)" if self.spatial_dims == 3 else ""))
         self.train()
         fake = self.generator(condition)
         # discriminator
         self.opt_d.zero_grad(set_to_none=True)
-        real_logits = self.discriminator(condition, target)
-        fake_logits = self.discriminator(condition, fake.detach())
-        loss_d = 0.5 * (self._bce(real_logits, torch.ones_like(real_logits))
-                        + self._bce(fake_logits, torch.zeros_like(fake_logits)))
+        loss_d = 0.5 * (adversarial_loss(self.discriminator(condition, target), True, self.gan_mode)
+                        + adversarial_loss(self.discriminator(condition, fake.detach()), False,
+                                           self.gan_mode))
         loss_d.backward()
         self.opt_d.step()
         # generator
         self.opt_g.zero_grad(set_to_none=True)
-        fake_logits = self.discriminator(condition, fake)
-        loss_adv = self._bce(fake_logits, torch.ones_like(fake_logits))
+        loss_adv = adversarial_loss(self.discriminator(condition, fake), True, self.gan_mode)
         loss_l1 = torch.mean(torch.abs(fake - target))
-        (loss_adv + self.l1_weight * loss_l1).backward()
+        loss = loss_adv + self.l1_weight * loss_l1
+        loss_dice = torch.zeros(())
+        if self.dice_weight:
+            loss_dice = soft_dice_loss(fake, target)
+            loss = loss + self.dice_weight * loss_dice
+        loss.backward()
         self.opt_g.step()
-        return Pix2PixLosses(loss_adv.item(), loss_l1.item(), loss_d.item())
+        return Pix2PixLosses(loss_adv.item(), loss_l1.item(), loss_d.item(), loss_dice.item())
+
+
+class Vox2Vox(Pix2Pix):
+    """Vox2Vox: :class:`Pix2Pix` in 3D (``spatial_dims=3``), LSGAN by default, with an
+    optional Dice term (``dice_weight``) for image → mask use.
+
+    Examples
+    --------
+    >>> m = Vox2Vox(features=4, depth=2)
+    >>> m(torch.zeros(1, 1, 8, 8, 8)).shape
+    torch.Size([1, 1, 8, 8, 8])
+    """
+
+    def __init__(self, in_channels: int = 1, out_channels: int = 1, **kwargs):
+        kwargs.setdefault("gan_mode", "lsgan")
+        sd = kwargs.pop("spatial_dims", 3)
+        if sd != 3:
+            raise ValueError(f"Vox2Vox is 3D (spatial_dims=3); got spatial_dims={sd!r} "
+                             "(use Pix2Pix for 2D)")
+        super().__init__(in_channels, out_channels, spatial_dims=3, **kwargs)
