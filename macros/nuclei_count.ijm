@@ -22,7 +22,7 @@ run("Convert to Mask");
 if (watershed)
 	run("Watershed");
 run("Set Measurements...", "area mean min centroid perimeter shape feret's integrated redirect=[" + original + "] decimal=6");
-run("Analyze Particles...", "size=" + min_area + "-Infinity exclude clear display add");
+run("Analyze Particles...", "size=" + min_area + "-Infinity pixel exclude clear display add");
 count = nResults;
 total = 0;
 for (i = 0; i < count; i++)

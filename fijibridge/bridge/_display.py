@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import atexit
-import ctypes
 import logging
 import os
 import select
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -19,13 +16,12 @@ from .._core.errors import EngineError
 log = logging.getLogger(__name__)
 
 
-def _die_with_parent():  # pragma: no cover - runs in the child
-    """Ask Linux to SIGTERM Xvfb when this Python process dies, even by SIGKILL."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+# Runs Xvfb, then blocks reading our pipe; the read returns (EOF) only when every
+# copy of the pipe's write end is closed, i.e. when the Python process has ended,
+# however it ended (even SIGKILL). Then Xvfb is stopped. Stopping it earlier, at
+# interpreter exit, would pull the display from under the JVM's AWT, whose X11 error
+# handler then ends the process with status 1.
+_GUARDIAN = 'Xvfb "$@" & xvfb=$!; eval "exec $FD>&-"; read _ignored; kill $xvfb 2>/dev/null; wait $xvfb'
 
 
 _FIRST_DISPLAY = 90
@@ -67,7 +63,6 @@ class VirtualDisplay:
             tried.append(number)
             if self._start(exe, number, screen, timeout):
                 self.display = f":{number}"
-                atexit.register(self.stop)
                 log.info("started Xvfb on display %s (pid %d)", self.display, self.process.pid)
                 return
             if len(tried) >= 5:
@@ -78,10 +73,11 @@ class VirtualDisplay:
     def _start(self, exe, number, screen, timeout) -> bool:
         read_fd, write_fd = os.pipe()
         self.process = subprocess.Popen(
-            [exe, f":{number}", "-displayfd", str(write_fd), "-nolisten", "tcp", "-noreset",
-             "-screen", "0", screen],
-            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent, start_new_session=True)
+            ["/bin/sh", "-c", _GUARDIAN, "xvfb-guardian", f":{number}", "-displayfd",
+             str(write_fd), "-nolisten", "tcp", "-noreset", "-screen", "0", screen],
+            pass_fds=(write_fd,), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, env={**os.environ, "FD": str(write_fd)},
+            start_new_session=True)
         os.close(write_fd)
         # Xvfb writes "N" and "\n" separately when it is ready, and dies (EPIPE) if the
         # pipe is closed under it; so read up to the newline and keep the pipe open for
@@ -101,10 +97,12 @@ class VirtualDisplay:
         return False
 
     def stop(self) -> None:
+        """Stop Xvfb now (only for a failed start: a running JVM needs its display
+        until the process ends, when the guardian stops Xvfb by itself)."""
         if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
+            self.process.stdin.close()  # EOF for the guardian: it kills Xvfb
             try:
-                self.process.wait(timeout=5)
+                self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
         if getattr(self, "_fd", None) is not None:

@@ -6,6 +6,7 @@ Use :func:`open_session`; it starts the engine once and returns the same
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
@@ -121,6 +122,8 @@ class Session:
             if self._IJ.getInstance() is None:
                 self._imagej = ImageJ(ImageJ.NO_SHOW)
             self._dialog_guard = _install_dialog_guard(self)
+            # Registered after jpype's own handler, so it runs first (atexit is LIFO).
+            atexit.register(_close_windows, self._dialog_guard)
         self.startup_seconds = time.perf_counter() - t0
         log.info("%s engine ready in %.2f s (ImageJ %s)", self.engine, self.startup_seconds,
                  self.imagej_version)
@@ -383,6 +386,30 @@ class Session:
             interp.abortMacro()
         window.dispatchEvent(WindowEvent(window, WindowEvent.WINDOW_CLOSING))
         window.dispose()
+
+
+def _close_windows(guard=None) -> None:
+    """Dispose every AWT window at interpreter exit.
+
+    JPype shuts the JVM down at exit and waits for its non-daemon threads; AWT's event
+    thread ends by itself (auto-shutdown) once no window is displayable, so without
+    this a script would never exit after using the imagej engine. The dialog guard
+    goes first: during interpreter shutdown a Java thread calling back into Python
+    would block forever.
+    """
+    try:
+        from scyjava import jimport
+
+        if guard is not None:
+            jimport("java.awt.Toolkit").getDefaultToolkit().removeAWTEventListener(guard)
+        Window = jimport("java.awt.Window")
+        ImageJ = jimport("ij.IJ").getInstance()
+        if ImageJ is not None:
+            ImageJ.exitWhenQuitting(False)
+        for window in Window.getWindows():
+            window.dispose()
+    except Exception:  # pragma: no cover - best effort at exit
+        log.debug("closing ImageJ windows at exit failed", exc_info=True)
 
 
 def _set_static(cls, name, value):

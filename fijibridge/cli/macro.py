@@ -5,12 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def _pair(text: str, what: str) -> tuple[str, str]:
-    if "=" not in text:
-        raise ValueError(f"{what} must look like NAME=VALUE; got {text!r}")
-    key, value = text.split("=", 1)
-    if not key:
-        raise ValueError(f"{what} must look like NAME=VALUE; got {text!r}")
+def _pair(text: str, what: str, form: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise ValueError(f"{what} must look like {form}; got {text!r}")
     return key, value
 
 
@@ -40,9 +38,9 @@ def run(args) -> int:
         raise FileNotFoundError(f"macro file not found: {str(args.macro)!r}")
     images = {}
     for item in args.image:
-        title, path = _pair(item, "--image")
+        title, path = _pair(item, "--image", "TITLE=PATH")
         images[title] = read_tiff(path)
-    macro_args = dict(_pair(item, "--arg") for item in args.arg)
+    macro_args = dict(_pair(item, "--arg", "NAME=VALUE") for item in args.arg)
     session = open_session(args.engine, fiji_dir=args.fiji_dir)
     result = session.run_macro(args.macro, images=images, args=macro_args, timeout=args.timeout)
     written = result.save(args.output_dir)

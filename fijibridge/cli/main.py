@@ -83,5 +83,23 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def entry() -> None:
+    """Console-script entry point: :func:`main`, then exit with its status.
+
+    When a command started the JVM (ImageJ/Fiji), the process ends with ``os._exit``
+    after flushing its streams: every output is already written (atomically), and
+    tearing the embedded JVM down at interpreter exit can block on ImageJ's threads.
+    """
+    import os
+
+    status = main()
+    if "jpype" in sys.modules and sys.modules["jpype"].isJVMStarted():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(status)
+    sys.exit(status)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry()
