@@ -41,6 +41,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="PSF Generator short name: BW, GL, RW, Gaussian, Lorentz, "
                              "Cardinale-Sine, Cosine, Circular-Pupil, Astigmatism, "
                              "Oriented-Gaussian, Double-Helix")
+    parser.add_argument("--engine", choices=("native", "imagej", "fiji"), default="native",
+                        help="native (default), or the real PSF Generator plugin in ImageJ/Fiji "
+                             "(with --config)")
     parser.add_argument("-o", "--output", required=True, metavar="PSF.tif",
                         help="output ImageJ TIFF")
     parser.add_argument("--shape", nargs="+", type=int, metavar="N",
@@ -84,6 +87,13 @@ def run(args) -> int:
             names += [n for n, v in (("--shape", args.shape), ("--spacing", args.spacing)) if v]
             raise ValueError(f"--config takes every parameter from the file; remove "
                              f"{', '.join(names)} (or use --model instead of --config)")
+        if args.engine != "native":
+            from ..psf.plugin import run_psf_generator
+
+            result = run_psf_generator(args.config, engine=args.engine)
+            out = write_tiff(args.output, result.data, spacing=result.spacing, axes=result.axes)
+            log.info("wrote PSF Generator's PSF from %s to %s", args.config, out)
+            return 0
         cfg = psfconfig.read_psfgen_config(args.config)
         spacing = cfg.spacing
         if args.normalize == "sum":
@@ -93,6 +103,9 @@ def run(args) -> int:
                                                 output_type=cfg.output_type, scale=cfg.scale)
         what = f"{cfg.model} from {args.config}"
     else:
+        if args.engine != "native":
+            raise ValueError("--engine imagej|fiji runs the real plugin from a configuration "
+                             "file: use it with --config FILE")
         if args.shape is None:
             raise ValueError("--shape Z Y X (voxels) is required with --model")
         model = psfconfig.check_model(args.model)

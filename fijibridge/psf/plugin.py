@@ -1,0 +1,71 @@
+"""The real PSF Generator plugin, run through the Java bridge.
+
+PSF Generator's menu command ignores macro options, so fijibridge calls the entry point
+its command line uses (``java -cp PSF_Generator.jar PSFGenerator config.txt``):
+the static ``PSFGenerator.computeImagePlus(String config)``, loaded with ImageJ's
+plugin class loader from the engine's plugins folder.  The native
+:func:`fijibridge.psf.psf_from_config` computes the same PSF without Java.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .._core.errors import EngineError, PluginMissingError
+from .._core.tiff import TiffImage
+
+__all__ = ["run_psf_generator", "INSTALL_HINT"]
+
+INSTALL_HINT = ("download PSF_Generator.jar from https://bigwww.epfl.ch/algorithms/psfgenerator/ "
+                "into that folder (in Fiji: Help > Update... > Manage update sites) and restart; "
+                "meanwhile fijibridge.psf.psf_from_config (CLI: fijibridge psf --config FILE) "
+                "computes the same PSF natively")
+
+
+def run_psf_generator(config, *, session=None, engine: str = "auto") -> TiffImage:
+    """Compute a PSF with the installed PSF Generator from its configuration file.
+
+    Parameters
+    ----------
+    config : path
+        A PSF Generator configuration file, as the plugin saves it.
+    session : fijibridge.bridge.session.Session, optional
+        A running session; default ``open_session(engine)``.
+
+    Returns
+    -------
+    TiffImage
+        The plugin's output (float32 unless the config asks for 8/16 bits), with the
+        voxel size of the configuration (the plugin itself writes none).
+
+    Raises
+    ------
+    PluginMissingError
+        PSF Generator is not in the engine's plugins folder (the message names it).
+    """
+    from ..bridge import open_session
+    from ..bridge.convert import imageplus_to_ndarray
+    from .config import read_psfgen_config
+
+    path = Path(config)
+    cfg = read_psfgen_config(path)  # validates the file before any Java work
+    session = session or open_session(engine)
+    if session.plugins().get("PSF Generator") is None:
+        raise PluginMissingError(f"PSF Generator is not installed in {session.plugins_dir}; "
+                                 + INSTALL_HINT)
+    from scyjava import jimport
+
+    IJ = jimport("ij.IJ")
+    Class = jimport("java.lang.Class")
+    String = jimport("java.lang.String")
+    try:
+        cls = Class.forName("PSFGenerator", True, IJ.getClassLoader())
+        method = cls.getMethod("computeImagePlus", String.class_)
+        imp = method.invoke(None, str(path.resolve()))
+    except Exception as e:
+        raise EngineError(f"PSF Generator failed on {path}: {e}") from e
+    if imp is None:
+        raise EngineError(f"PSF Generator returned no image for {path}")
+    out = imageplus_to_ndarray(imp)
+    spacing = cfg.spacing if "Z" in out.axes else cfg.spacing[1:]
+    return TiffImage(data=out.data, axes=out.axes, spacing=tuple(spacing))
