@@ -21,6 +21,9 @@ weights, optimiser, scheduler, random states, history), ``best.pt`` (best valida
 score), ``history.json``, ``curves.png`` (loss and metric curves), ``config.json``
 (the validated config).  ``output.export`` (optional) receives the best weights
 without optimiser state, the file a shipped model consists of.
+
+``training.init_from`` (a checkpoint path, relative to the config file) starts from
+trained weights of the same architecture (fine-tuning) instead of random ones.
 """
 
 from __future__ import annotations
@@ -72,12 +75,17 @@ class SyntheticSource(_Section):
 
 class SampleSource(_Section):
     """A named sample (:mod:`fijibridge.data`) or files; ``frames`` picks planes of a
-    T×Y×X stack (default: all)."""
+    T×Y×X stack (default: all).  For a T×Z×Y×X stack given to a 2D model, ``planes``
+    picks the Z planes of each frame (each one a training image).  ``scale`` resizes
+    the images (and, by nearest neighbour, the labels) before training, e.g. to bring
+    large nuclei into the size range of the other sources."""
 
     image: str
     labels: str
     frames: list[int] | None = None
     validation_frames: list[int] | None = None
+    planes: list[int] | None = None
+    scale: float = Field(1.0, gt=0)
     weight: float = Field(1.0, ge=0)
 
 
@@ -127,6 +135,7 @@ class TrainingSection(_Section):
     monitor: Literal["f1", "loss"] = "f1"
     seed: int = 0
     num_threads: int | None = Field(1, ge=1)
+    init_from: str | None = None
     max_minutes: float | None = Field(None, gt=0)
     device: str = "cpu"
     val_roi_size: int = Field(256, ge=8)
@@ -264,7 +273,14 @@ def _load_pairs(cfg: TrainConfig):
         sd = cfg.model.spatial_dims
         if img.ndim == sd:
             img, lab = img[None], lab[None]
-        if img.ndim != sd + 1:
+        planes = s.planes
+        if planes is not None and img.ndim != sd + 2:
+            raise ValueError(f"data.samples: planes needs a T×Z×Y×X stack for a {sd}D model; "
+                             f"{s.image!r} has shape {img.shape}")
+        if img.ndim == sd + 2 and planes is None:
+            raise ValueError(f"data.samples: {s.image!r} has shape {img.shape}; give planes "
+                             f"(Z indices) to train a {sd}D model on its planes")
+        if img.ndim != sd + (1 if planes is None else 2):
             raise ValueError(f"data.samples: {s.image!r} has shape {img.shape}; a "
                              f"{sd}D model needs {sd}D images or a stack of them")
         val_frames = s.validation_frames
@@ -280,7 +296,14 @@ def _load_pairs(cfg: TrainConfig):
                 if not 0 <= f < len(img):
                     raise ValueError(f"data.samples: frame {f} out of range for {s.image!r} "
                                      f"({len(img)} frames)")
-                out.append((norm(img[f]), lab[f].astype(np.int32)))
+                for z in ([None] if planes is None else planes):
+                    im, lb = (img[f], lab[f]) if z is None else (img[f, z], lab[f, z])
+                    if s.scale != 1.0:
+                        from scipy import ndimage as ndi
+
+                        im = ndi.zoom(im.astype(np.float32), s.scale, order=1)
+                        lb = ndi.zoom(lb, s.scale, order=0)
+                    out.append((norm(im), lb.astype(np.int32)))
             return out
         sources.append((s.image, s.weight, take(frames),
                         None if val_frames is None else take(val_frames)))
@@ -410,6 +433,10 @@ def train(config, *, resume: bool = False, max_steps: int | None = None) -> Trai
     rng = np.random.default_rng(t.seed)
     net_cfg = cfg.model.model_dump()
     net = build_network(net_cfg).to(device)
+    if t.init_from and not resume:
+        init_path = cfg.path(t.init_from)
+        load_weights(net, read_checkpoint(init_path))
+        log.info("weights initialised from %s", init_path)
     head = net.head
     pre = {"normalize": cfg.data.normalize, "low": cfg.data.low, "high": cfg.data.high}
     post = {"threshold": 0.5, "seed_threshold": 0.5, "seeds": "components", "min_size": 15,

@@ -18,9 +18,9 @@ from fijibridge.data import load_sample, sample_path
 from fijibridge.segment.metrics import match_instances
 from fijibridge.segment.models import load_model
 
-#: held-out F1@0.5 on the DSB image measured when the model was trained (0.80, see the model
-#: card); the test allows 0.03 below it for platform differences in float arithmetic
-DSB_F1_MIN = 0.77
+#: held-out F1@0.5 on the DSB image measured when the model was trained (0.846 for v2, see
+#: the model card); the test allows 0.03 below it for platform differences in float arithmetic
+DSB_F1_MIN = 0.81
 
 
 @pytest.fixture(scope="module")
