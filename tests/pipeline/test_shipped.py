@@ -24,6 +24,8 @@ def test_mito_classification_small(tmp_path, imagej):
     assert "imagej" in run["versions"]["imagej"]["engine"]
     assert 0.0 <= run["metrics"]["classify"]["accuracy"] <= 1.0
     table = pd.read_csv(tmp_path / "classify" / "table.csv")
+    parquet = pd.read_parquet(tmp_path / "classify" / "table.parquet")
+    pd.testing.assert_frame_equal(parquet, table, check_dtype=False)
     assert set(table["condition"]) == {"control", "patient"}
     assert (tmp_path / "report.html").is_file() and (tmp_path / "classify" / "confusion.png").is_file()
 
