@@ -40,3 +40,26 @@ def reference_dir():
             pytest.fail(f"reference data missing at {REFERENCE}")
         pytest.skip(f"reference data missing at {REFERENCE}")
     return REFERENCE
+
+
+def pytest_sessionfinish(session, exitstatus):
+    session.config._fijibridge_exitstatus = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """End the test process with pytest's status once everything is reported.
+
+    With the embedded JVM (ImageJ, AWT) still alive, tearing the interpreter down
+    after the whole suite has crashed the process (SIGSEGV in the JVM's shutdown)
+    although every test had passed; the same reason makes the ``fijibridge`` command
+    end with ``os._exit``. Nothing is left to write at this point.
+    """
+    import sys
+
+    status = getattr(config, "_fijibridge_exitstatus", None)
+    jpype = sys.modules.get("jpype")
+    if status is not None and jpype is not None and jpype.isJVMStarted():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
