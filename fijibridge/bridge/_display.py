@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import select
+import signal
 import shutil
 import socket
 import subprocess
@@ -16,12 +18,15 @@ from .._core.errors import EngineError
 log = logging.getLogger(__name__)
 
 
-# Runs Xvfb, then blocks reading our pipe; the read returns (EOF) only when every
-# copy of the pipe's write end is closed, i.e. when the Python process has ended,
-# however it ended (even SIGKILL). Then Xvfb is stopped. Stopping it earlier, at
-# interpreter exit, would pull the display from under the JVM's AWT, whose X11 error
-# handler then ends the process with status 1.
-_GUARDIAN = 'Xvfb "$@" & xvfb=$!; eval "exec $FD>&-"; read _ignored; kill $xvfb 2>/dev/null; wait $xvfb'
+# Runs Xvfb and stops it once the Python process that asked for it is gone, however it
+# ended (even SIGKILL). Stopping it earlier, at interpreter exit, would pull the
+# display from under the JVM's AWT, whose X11 error handler then ends the process
+# with status 1. (A pipe-EOF trigger proved unreliable under pytest's fd capture.)
+# (No fd juggling in the shell: dash rejects multi-digit descriptors such as 13>&-,
+# which made the guardian exit with 127 under pytest's capture and orphan Xvfb.)
+_GUARDIAN = ('Xvfb "$@" & xvfb=$!; '
+             'while kill -0 "$OWNER" 2>/dev/null && kill -0 "$xvfb" 2>/dev/null; do sleep 1; done; '
+             'kill "$xvfb" 2>/dev/null; wait "$xvfb"')
 
 
 _FIRST_DISPLAY = 90
@@ -75,8 +80,9 @@ class VirtualDisplay:
         self.process = subprocess.Popen(
             ["/bin/sh", "-c", _GUARDIAN, "xvfb-guardian", f":{number}", "-displayfd",
              str(write_fd), "-nolisten", "tcp", "-noreset", "-screen", "0", screen],
-            pass_fds=(write_fd,), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, env={**os.environ, "FD": str(write_fd)},
+            pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "OWNER": str(os.getpid())},
             start_new_session=True)
         os.close(write_fd)
         # Xvfb writes "N" and "\n" separately when it is ready, and dies (EPIPE) if the
@@ -100,11 +106,13 @@ class VirtualDisplay:
         """Stop Xvfb now (only for a failed start: a running JVM needs its display
         until the process ends, when the guardian stops Xvfb by itself)."""
         if self.process is not None and self.process.poll() is None:
-            self.process.stdin.close()  # EOF for the guardian: it kills Xvfb
+            # guardian and Xvfb share the process group the guardian leads
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                os.killpg(self.process.pid, signal.SIGKILL)
         if getattr(self, "_fd", None) is not None:
             os.close(self._fd)
             self._fd = None
