@@ -276,7 +276,9 @@ class Session:
                 advice="give every run(...) its options string, and replace waitForUser/"
                        "getNumber/Dialog.* with #@ parameters")
         if not finished:
-            if worker.is_alive():
+            # the event, not worker.is_alive(): a worker that has just set it may not
+            # have terminated yet, and that race once marked a healthy session broken
+            if not done.is_set():
                 self._broken = f"a macro did not stop after {timeout} s and abort"
             raise MacroTimeoutError(f"macro did not finish within {timeout} s and was aborted",
                                     macro_file=macro_file, line=_safe_line(interp))
