@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Session", "open_session", "current_session"]
 
+#: seconds an aborted macro may take to unwind before the session is declared unusable
+_ABORT_GRACE = 60.0
+
 # The JVM is process-global, so the session that owns it is too. Guarded by a lock.
 _SESSION: list = []
 _SESSION_LOCK = threading.Lock()
@@ -82,6 +85,7 @@ class Session:
         self._display = None
         self._lock = threading.Lock()  # ImageJ's macro interpreter state is global
         self._broken: str | None = None
+        self._unfinished: threading.Event | None = None  # an aborted macro still unwinding
         self._ij2 = None
         t0 = time.perf_counter()
         if spec.kind == "imagej":
@@ -182,6 +186,11 @@ class Session:
 
         images = dict(images or {})
         code, argument, macro_file = prepare_macro(source, args, image_titles=list(images))
+        if self._unfinished is not None:
+            if not self._unfinished.wait(_ABORT_GRACE):
+                self._broken = (f"an aborted macro was still running {_ABORT_GRACE:.0f} s after "
+                                "its time limit")
+            self._unfinished = None
         if self._broken:
             raise EngineError(f"this ImageJ session is unusable: {self._broken}; start a new process")
         with self._lock:
@@ -276,10 +285,10 @@ class Session:
                 advice="give every run(...) its options string, and replace waitForUser/"
                        "getNumber/Dialog.* with #@ parameters")
         if not finished:
-            # the event, not worker.is_alive(): a worker that has just set it may not
-            # have terminated yet, and that race once marked a healthy session broken
+            # An aborted macro can take a while to unwind on a loaded machine; the next
+            # run waits for it (bounded) instead of declaring the session unusable.
             if not done.is_set():
-                self._broken = f"a macro did not stop after {timeout} s and abort"
+                self._unfinished = done
             raise MacroTimeoutError(f"macro did not finish within {timeout} s and was aborted",
                                     macro_file=macro_file, line=_safe_line(interp))
         message = interp.getErrorMessage()
