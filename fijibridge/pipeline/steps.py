@@ -182,14 +182,7 @@ def classify(*, table, meta, label: str = "condition", group: str | None = "indi
 
     from ..classify import cross_validate, plot_confusion, plot_importance
 
-    frames = []
-    for key, t in table.items():
-        t = t.copy()
-        for col, value in reversed(list(meta[key].items())):
-            if col not in t.columns:
-                t.insert(0, col, value)
-        t.insert(0, "item", key)
-        frames.append(t)
+    frames = _tables_with_meta(table, meta)
     if not frames:
         raise ValueError("classify: no item produced a table")
     data = pd.concat(frames, ignore_index=True)
@@ -218,6 +211,12 @@ def summarize(*, table, meta):
     """Concatenate the per-image tables (with item metadata) into one table."""
     import pandas as pd
 
+    frames = _tables_with_meta(table, meta)
+    return {"table": pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()}
+
+
+def _tables_with_meta(table, meta) -> list:
+    """Per-item tables with the item id and its metadata as leading columns."""
     frames = []
     for key, t in table.items():
         t = t.copy()
@@ -226,7 +225,7 @@ def summarize(*, table, meta):
                 t.insert(0, col, value)
         t.insert(0, "item", key)
         frames.append(t)
-    return {"table": pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()}
+    return frames
 
 
 # ----------------------------------------------------------------------------- image steps

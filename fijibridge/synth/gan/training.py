@@ -177,10 +177,7 @@ def save_generator(path, cfg: GanConfig, model, scale: IntensityScale) -> Path:
              "state_dict": gen.state_dict(), "intensity": scale.as_dict(),
              "mask_classes": cfg.data.mask_classes, "config": cfg.to_dict()}
     with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)  # a shared model file, not a private temporary
+        torch.save(state, tmp)  # atomic_path gives it normal permissions
     return Path(path)
 
 
