@@ -6,7 +6,6 @@ Use :func:`open_session`; it starts the engine once and returns the same
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
 import threading
@@ -108,6 +107,7 @@ class Session:
             if not jvm_started():
                 raise EngineError("engine='attach' needs a running JVM with ImageJ (e.g. Fiji's "
                                   "Python script editor); none runs in this process")
+        import scyjava
         from scyjava import jimport
 
         try:
@@ -126,8 +126,10 @@ class Session:
             if self._IJ.getInstance() is None:
                 self._imagej = ImageJ(ImageJ.NO_SHOW)
             self._dialog_guard = _install_dialog_guard(self)
-            # Registered after jpype's own handler, so it runs first (atexit is LIFO).
-            atexit.register(_close_windows, self._dialog_guard)
+            # scyjava shuts the JVM down at exit (its own atexit handler); its
+            # when_jvm_stops callbacks run first, before JPype waits for Java threads.
+            guard = self._dialog_guard
+            scyjava.when_jvm_stops(lambda: _close_windows(guard))
         self.startup_seconds = time.perf_counter() - t0
         log.info("%s engine ready in %.2f s (ImageJ %s)", self.engine, self.startup_seconds,
                  self.imagej_version)
@@ -404,23 +406,33 @@ def _close_windows(guard=None) -> None:
 
     JPype shuts the JVM down at exit and waits for its non-daemon threads; AWT's event
     thread ends by itself (auto-shutdown) once no window is displayable, so without
-    this a script would never exit after using the imagej engine. The dialog guard
-    goes first: during interpreter shutdown a Java thread calling back into Python
-    would block forever.
+    this a script would never exit after using the imagej engine. ImageJ's shared
+    thread pool (``ij.util.ThreadUtil``, used by multi-threaded filters) keeps idle
+    non-daemon core threads forever; ImageJ itself ends with System.exit, a script
+    must shut the pool down. The dialog guard goes first: during interpreter shutdown a
+    Java thread calling back into Python would block forever.
     """
-    try:
-        from scyjava import jimport
+    from scyjava import jimport
 
-        if guard is not None:
-            jimport("java.awt.Toolkit").getDefaultToolkit().removeAWTEventListener(guard)
-        Window = jimport("java.awt.Window")
+    def attempt(what, fn):
+        try:
+            fn()
+        except Exception:  # pragma: no cover - best effort at exit
+            log.debug("at exit: %s failed", what, exc_info=True)
+
+    def close_windows():
         ImageJ = jimport("ij.IJ").getInstance()
         if ImageJ is not None:
             ImageJ.exitWhenQuitting(False)
-        for window in Window.getWindows():
+        for window in jimport("java.awt.Window").getWindows():
             window.dispose()
-    except Exception:  # pragma: no cover - best effort at exit
-        log.debug("closing ImageJ windows at exit failed", exc_info=True)
+
+    if guard is not None:
+        attempt("removing the dialog guard", lambda: jimport("java.awt.Toolkit")
+                .getDefaultToolkit().removeAWTEventListener(guard))
+    attempt("stopping ImageJ's thread pool",
+            lambda: jimport("ij.util.ThreadUtil").threadPoolExecutor.shutdown())
+    attempt("closing ImageJ's windows", close_windows)
 
 
 def _set_static(cls, name, value):
