@@ -37,6 +37,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--tile", type=int, default=256, help="sliding-window size in pixels")
     p.add_argument("--overlap", type=float, default=0.25, help="window overlap fraction")
+    p.add_argument("--tta", action="store_true",
+                   help="test-time augmentation: average the 8 flips/rotations (8x slower)")
     p.add_argument("--min-size", type=int, default=None, help="smallest object kept (pixels)")
     p.add_argument("--per-plane", action="store_true",
                    help="segment each plane of a stack with a 2D model")
@@ -119,11 +121,12 @@ def run(args) -> int:
                              f"{data.shape[channel_axis]} (axes {tif.axes!r}); split the channels first")
         if planes is None:
             labels = segment(data, model=model, device=args.device, roi_size=args.tile,
-                             overlap=args.overlap, **post)
+                             overlap=args.overlap, tta=args.tta, **post)
             shown = data
         else:
             labels = np.stack([segment(p, model=model, device=args.device, roi_size=args.tile,
-                                       overlap=args.overlap, **post) for p in data])
+                                       overlap=args.overlap, tta=args.tta, **post)
+                               for p in data])
             shown = data[0]
         n = int(labels.max()) if planes is None else [int(p.max()) for p in labels]
         if int(labels.max()) > 65535:

@@ -117,3 +117,25 @@ def test_bad_sliding_window_arguments():
         sliding_window_inference(x, 4, None)
     with pytest.raises(ValueError, match="predictor must return"):
         sliding_window_inference(x, 4, lambda t: t[..., :2])
+
+
+def test_test_time_augmentation_averages_the_eight_flips_and_rotations():
+    torch.manual_seed(0)
+    net = UNet(2, 1, head="boundary", depth=2, features=4).eval()
+    img = np.random.default_rng(1).uniform(0, 100, (40, 28))
+    expected = np.zeros((3, 40, 28))
+    for k in range(4):
+        for flip in (False, True):
+            t = np.rot90(img, k)
+            t = t[:, ::-1] if flip else t
+            p = predict(np.ascontiguousarray(t), net, roi_size=32)
+            p = p[:, :, ::-1] if flip else p
+            expected += np.rot90(p, -k, axes=(1, 2)) / 8
+    got = predict(img, net, roi_size=32, tta=True)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert not np.allclose(got, predict(img, net, roi_size=32), atol=1e-3)  # it does something
+    np.testing.assert_allclose(got.sum(0), 1, rtol=1e-5)
+    # 3D: in-plane only, shape kept (non-square planes included)
+    net3 = UNet(3, 1, head="boundary", depth=2, features=4).eval()
+    p3 = predict(np.random.default_rng(2).uniform(0, 1, (8, 20, 12)), net3, roi_size=16, tta=True)
+    assert p3.shape == (3, 8, 20, 12)
