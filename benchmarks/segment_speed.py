@@ -20,7 +20,7 @@ Writes ``benchmarks/results/segment_speed.json``.  Timings are the best of
 ``--repeat`` runs with ``--threads`` torch threads; the CPU is shared, so compare
 ratios within one run.
 
-    python benchmarks/segment_speed.py [--repeat 2] [--threads 1]
+    python benchmarks/segment_speed.py [--repeat 2] [--threads 1] [--model nuclei2d] [--tta]
 """
 
 from __future__ import annotations
@@ -93,19 +93,22 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--skip-3d", action="store_true")
+    parser.add_argument("--model", default="nuclei2d", help="model name, folder or checkpoint")
+    parser.add_argument("--tta", action="store_true",
+                        help="also score the model with test-time augmentation (8 flips/rotations)")
     parser.add_argument("--output", default=str(Path(__file__).parent / "results" /
                                                  "segment_speed.json"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    net, ckpt = load_model("nuclei2d")
+    net, ckpt = load_model(args.model)
+    model_path = resolve_model_path(args.model)
     results = {
         "machine": {"python": platform.python_version(), "torch": torch.__version__,
                     "cpus": os.cpu_count(), "torch_threads": args.threads,
                     "processor": platform.processor() or platform.machine(),
                     "load_average_at_start": os.getloadavg()},
-        "model": {"path": str(resolve_model_path("nuclei2d").relative_to(Path.cwd()))
-                  if resolve_model_path("nuclei2d").is_relative_to(Path.cwd())
-                  else str(resolve_model_path("nuclei2d")),
+        "model": {"path": str(model_path.relative_to(Path.cwd()))
+                  if model_path.is_relative_to(Path.cwd()) else str(model_path),
                   "architecture": net.config,
                   "parameters": int(sum(p.numel() for p in net.parameters()))},
         "repeat": args.repeat, "speed": {}, "accuracy": {},
@@ -160,6 +163,10 @@ def main(argv=None):
         per_image[name] = {"shape": list(img.shape), "nuclei2d": scores(truth, pred),
                            "otsu_watershed": scores(truth, base),
                            "nuclei2d_seconds": round(t_model, 2)}
+        if args.tta:
+            p = predict(img, net, preprocessing=ckpt["preprocessing"], roi_size=256, tta=True)
+            per_image[name]["nuclei2d_tta"] = scores(
+                truth, probabilities_to_labels(p, head=net.head, **ckpt["postprocessing"]))
     hela_names = [f"hela_frame{f}" for f in HELA_TEST_FRAMES]
     cho_names = [f"cho_frame{f}" for f in CHO_TEST_FRAMES]
     n3_names = [f"nuclei3d_plane{z}" for z in NUCLEI3D_PLANES]
@@ -185,7 +192,7 @@ def main(argv=None):
                      "f1_at_0.5_mean_all": mean(method, list(per_image)),
                      "ap_0.5_0.95_mean_all": mean(method, list(per_image), "ap_0.5_0.95"),
                      "aji_mean_all": mean(method, list(per_image), "aji")}
-            for method in ("nuclei2d", "otsu_watershed")},
+            for method in ("nuclei2d", "otsu_watershed") + (("nuclei2d_tta",) if args.tta else ())},
     }
     results["machine"]["load_average_at_end"] = os.getloadavg()
     out = Path(args.output)
