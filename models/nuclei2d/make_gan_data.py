@@ -2,8 +2,10 @@
 mask → image pix2pix (``models/pix2pix_nuclei2d``).
 
 The phantoms (``fijibridge.synth.nuclei``) place many touching and some overlapping
-nuclei of 14–28 px; the generator sees only the binary mask, so touching nuclei come
-out as one bright blob without a dark gap, as in crowded real images.  The instance
+nuclei of 14–28 px.  The generator sees only a binary mask: with ``--seams`` (the
+default) touching nuclei get a 1-px cut in its input
+(:func:`fijibridge.synth.gan.data.carve_contacts`) and come out with a dim gap, as in
+most real images; with ``--no-seams`` they come out as one blob.  The full instance
 labels of the phantom are the training target.  Writes (atomically)
 ``gan_data/images.tif`` (float32, N×256×256) and ``gan_data/labels.tif`` (uint16)
 next to this file; ``train.yml`` reads them.  ~1 min on one CPU core::
@@ -29,6 +31,8 @@ def main(argv=None):
     ap.add_argument("--shape", type=int, default=256)
     ap.add_argument("--model", default=str(HERE.parent / "pix2pix_nuclei2d"))
     ap.add_argument("--out", default=str(HERE / "gan_data"))
+    ap.add_argument("--seams", action=argparse.BooleanOptionalAction, default=True,
+                    help="cut a 1-px seam between touching nuclei in the generator input")
     args = ap.parse_args(argv)
     import torch
 
@@ -36,6 +40,7 @@ def main(argv=None):
 
     from fijibridge._core.tiff import write_tiff
     from fijibridge.synth import nuclei
+    from fijibridge.synth.gan.data import carve_contacts
     from fijibridge.synth.gan.inference import generate_from_mask
     from fijibridge.synth.gan.training import load_generator
 
@@ -52,7 +57,8 @@ def main(argv=None):
         lab = np.asarray(ph.labels).astype(np.uint16)
         if not lab.any():
             continue
-        images.append(generate_from_mask(lab, net, meta, tile=256).astype(np.float32))
+        source = carve_contacts(lab) if args.seams else lab
+        images.append(generate_from_mask(source, net, meta, tile=256).astype(np.float32))
         labels.append(lab)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

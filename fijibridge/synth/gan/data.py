@@ -80,6 +80,26 @@ def encode_mask(mask, *, classes: int = 1) -> np.ndarray:
     return v * 2 - 1
 
 
+def carve_contacts(labels) -> np.ndarray:
+    """Instance labels with a 1-px seam cut where two objects touch.
+
+    A mask → image generator trained on binary masks draws touching nuclei as one
+    blob; with the seam it draws two, as in a microscope image where touching nuclei
+    keep a dim gap.  Of each contact, the lower-numbered object loses its pixels next
+    to the higher one.  Meant for the generator's input; training targets keep the
+    full labels.
+    """
+    from scipy import ndimage as ndi
+
+    labels = np.asarray(labels)
+    if labels.dtype == bool:
+        return labels.copy()
+    hi = ndi.maximum_filter(labels, size=3, mode="nearest")
+    out = labels.copy()
+    out[(labels > 0) & (hi != labels)] = 0
+    return out
+
+
 class IntensityScale:
     """Linear map of intensities [low, high] → [-1, 1] (clipped), and back.
 
