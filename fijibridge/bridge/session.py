@@ -23,6 +23,7 @@ __all__ = ["Session", "open_session", "current_session"]
 
 #: seconds an aborted macro may take to unwind before the session is declared unusable
 _ABORT_GRACE = 60.0
+_ABORT_WAIT = 3.0    # seconds a macro gets to honour abortMacro before its thread is stopped
 
 # The JVM is process-global, so the session that owns it is too. Guarded by a lock.
 _SESSION: list = []
@@ -251,11 +252,13 @@ class Session:
         buf = ByteArrayOutputStream()
         stream = PrintStream(buf, True, "UTF-8")
         old_out = System.out
-        outcome = {"error": None, "exception": None}
+        outcome = {"error": None, "exception": None, "thread": None}
         done = threading.Event()
+        JThread = jimport("java.lang.Thread")
 
         def work():
             try:
+                outcome["thread"] = JThread.currentThread()
                 interp.run(code, argument)
             except JException as e:  # "Macro canceled" after an error or abort
                 outcome["exception"] = str(e)
@@ -272,7 +275,9 @@ class Session:
             finished = done.wait(timeout)
             if not finished:
                 interp.abortMacro()
-                done.wait(10)
+                if not done.wait(_ABORT_WAIT):
+                    _stop_thread(outcome["thread"])
+                    done.wait(10)
         finally:
             System.setOut(old_out)
             self._current_interp = None
@@ -399,6 +404,25 @@ class Session:
             interp.abortMacro()
         window.dispatchEvent(WindowEvent(window, WindowEvent.WINDOW_CLOSING))
         window.dispose()
+
+
+def _stop_thread(thread) -> None:
+    """Stop the Java thread of a macro that ignores ``abortMacro``.
+
+    ImageJ's interpreter polls a plain (non-volatile) ``done`` field; once the JIT has
+    compiled a tight macro loop (``while (true) { i++; }``) the loop may never see the
+    abort (measured: unwound after 2 s, 10 s, or not within 60 s, depending on load).
+    ``Thread.stop`` raises ThreadDeath at the thread's next safepoint, which every
+    compiled loop has. Deprecated but working up to Java 19; on newer Java it raises
+    UnsupportedOperationException, and the session then waits as before.
+    """
+    if thread is None:
+        return
+    try:
+        log.warning("the aborted macro keeps running; stopping its thread")
+        thread.stop()
+    except Exception as e:  # pragma: no cover - Java >= 20
+        log.warning("could not stop the macro's thread: %s", e)
 
 
 def _close_windows(guard=None) -> None:

@@ -149,6 +149,42 @@ def test_endless_macro_times_out(imagej):
     assert imagej.run_macro('print("alive");').log.strip() == "alive"
 
 
+def test_macro_that_ignores_the_abort_is_stopped(imagej, monkeypatch):
+    # ImageJ's interpreter polls a non-volatile flag; a JIT-compiled loop may never see
+    # abortMacro(). Simulate that deterministically: an interpreter whose abortMacro
+    # does nothing, so only stopping the macro's Java thread can end it.
+    real = imagej._Interpreter
+
+    class NoAbort:
+        def __init__(self, interp):
+            object.__setattr__(self, "_interp", interp)
+
+        def abortMacro(self):
+            pass
+
+        def __getattr__(self, name):
+            return getattr(self._interp, name)
+
+    class Factory:
+        def __call__(self):
+            return NoAbort(real())
+
+        def __getattr__(self, name):       # static members: batchMode, addBatchModeImage
+            return getattr(real, name)
+
+        def __setattr__(self, name, value):
+            setattr(real, name, value)
+
+    monkeypatch.setattr(imagej, "_Interpreter", Factory())
+    t0 = time.perf_counter()
+    with pytest.raises(MacroTimeoutError, match="within 1"):
+        imagej.run_macro("i = 0;\nwhile (true) { i++; }\n", timeout=1)
+    assert time.perf_counter() - t0 < 15
+    assert imagej._unfinished is None and imagej._broken is None
+    monkeypatch.undo()
+    assert imagej.run_macro('print("alive");').log.strip() == "alive"
+
+
 def test_exit_with_message_is_an_error_plain_exit_is_not(imagej):
     assert imagej.run_macro('print("a");\nexit;\nprint("b");').log.strip() == "a"
     with pytest.raises(MacroError, match="no nuclei found"):
