@@ -49,6 +49,22 @@ def test_segment_dsb_image_with_shipped_model(dsb_copy, tmp_path, capsys):
     assert "objects" in capsys.readouterr().out
 
 
+def test_tta_on_a_crop_agrees_with_plain_inference(tmp_path):
+    img = load_sample("dsb2018_nuclei").data[:192, :192].copy()
+    truth = load_sample("dsb2018_nuclei_mask").data[:192, :192]
+    write_tiff(tmp_path / "crop.tif", img)
+    for flag in ([], ["--tta"]):
+        out = tmp_path / ("tta" if flag else "plain")
+        assert main(["segment", str(tmp_path / "crop.tif"), "--output-dir", str(out),
+                     "--no-overlay"] + flag) == 0
+    plain = read_tiff(tmp_path / "plain" / "crop_labels.tif").data
+    tta = read_tiff(tmp_path / "tta" / "crop_labels.tif").data
+    assert not np.array_equal(plain, tta)        # the 8 views were really averaged
+    f_plain = match_instances(truth, plain, thresh=0.5)["f1"]
+    f_tta = match_instances(truth, tta, thresh=0.5)["f1"]
+    assert f_tta > 0.7 and abs(f_tta - f_plain) < 0.1, (f_plain, f_tta)
+
+
 def test_folder_of_images_and_single_output(dsb_copy, tmp_path):
     img = load_sample("dsb2018_nuclei").data
     folder = tmp_path / "many"
