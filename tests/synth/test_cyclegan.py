@@ -14,16 +14,6 @@ from fijibridge.synth.gan.cyclegan import CycleGAN, ImagePool  # noqa: E402
 from fijibridge.synth.gan.networks import ResNetGenerator  # noqa: E402
 from fijibridge.synth.gan.training import load_generator, train  # noqa: E402
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The test machine is shared: two torch threads fighting other jobs run tiny
-    networks ~10× slower than one."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 
 @pytest.mark.parametrize("spatial_dims", [2, 3])
 def test_resnet_generator_shapes(spatial_dims):

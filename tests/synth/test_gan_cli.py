@@ -19,15 +19,6 @@ from fijibridge.synth.gan.cli import gan_trainers, run_train  # noqa: E402
 from fijibridge.synth.gan.training import load_generator, models_dir  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The test machine is shared: one torch thread is faster than two fighting."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A tiny pix2pix trained for 2 steps through the command-line glue."""

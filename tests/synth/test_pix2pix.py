@@ -17,16 +17,6 @@ from fijibridge.synth.gan.networks import build_network  # noqa: E402
 from fijibridge.synth.gan.pix2pix import PatchDiscriminator, Pix2Pix, UNetGenerator  # noqa: E402
 from fijibridge.synth.gan.training import load_generator, train  # noqa: E402
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The test machine is shared: two torch threads fighting other jobs run tiny
-    networks ~10× slower than one."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 
 def _pairs(n=4, shape=(64, 64)):
     masks, images = [], []

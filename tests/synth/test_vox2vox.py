@@ -15,16 +15,6 @@ from fijibridge.synth.gan.inference import generate_from_mask, generate_tiled  #
 from fijibridge.synth.gan.pix2pix import Vox2Vox, soft_dice_loss  # noqa: E402
 from fijibridge.synth.gan.training import load_generator, train  # noqa: E402
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The test machine is shared: two torch threads fighting other jobs run tiny
-    networks ~10× slower than one."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 
 def test_shapes_and_arguments():
     m = Vox2Vox(features=4, depth=2)
