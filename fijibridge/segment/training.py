@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .._core.atomic import atomic_path, atomic_write_text
 from .._core.errors import ModelError
+from .._core.config import explain_validation_error, read_config_file
 from .._core.options import did_you_mean
 
 __all__ = ["TrainConfig", "load_config", "parse_config", "train", "TrainResult",
@@ -185,22 +186,6 @@ _SECTIONS = {"": TrainConfig, "model": ModelSection, "data": DataSection,
              "data.samples": SampleSource}
 
 
-def _explain(e: ValidationError) -> str:
-    lines = []
-    for err in e.errors():
-        loc = [str(x) for x in err["loc"]]
-        where = ".".join(loc)
-        if err["type"] == "extra_forbidden":
-            section = ".".join(x for x in loc[:-1] if not x.isdigit())
-            model = _SECTIONS.get(section)
-            allowed = [f for f in model.model_fields if f != "base_dir"] if model else []
-            lines.append(f"unknown key {loc[-1]!r} in {'section ' + repr(section) if section else 'the top level'}; "
-                         f"allowed: {', '.join(allowed)}.{did_you_mean(loc[-1], allowed)}")
-        else:
-            lines.append(f"{where}: {err['msg']} (got {err.get('input')!r})")
-    return "invalid training config: " + "; ".join(lines)
-
-
 def parse_config(data: dict, *, base_dir=".") -> TrainConfig:
     """Validate a config dict; raise ValueError that names each bad key and the fix."""
     if not isinstance(data, dict):
@@ -210,22 +195,14 @@ def parse_config(data: dict, *, base_dir=".") -> TrainConfig:
     try:
         return TrainConfig(**data, base_dir=str(base_dir))
     except ValidationError as e:
-        raise ValueError(_explain(e)) from None
+        raise ValueError(explain_validation_error(e, _SECTIONS,
+                                                  title="invalid training config")) from None
 
 
 def load_config(path) -> TrainConfig:
     """Read and validate a YAML (``.yml``/``.yaml``) or JSON training config."""
-    import yaml
-
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no training config at {str(path)!r}")
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as e:
-        raise ValueError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {e}") from None
-    return parse_config(data or {}, base_dir=path.resolve().parent)
+    return parse_config(read_config_file(path), base_dir=path.resolve().parent)
 
 
 # ----------------------------------------------------------------------------- data

@@ -21,12 +21,12 @@ Example (the config of the shipped ``models/pix2pix_nuclei2d``)::
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ..._core.config import explain_validation_error, read_config_file
 from ..._core.options import did_you_mean
 
 __all__ = ["GanConfig", "load_config", "parse_config", "MODELS", "PHANTOM_MASKS"]
@@ -139,24 +139,6 @@ _SECTIONS = {"": GanConfig, "data": DataSection, "network": NetworkSection,
              "loss": LossSection, "training": TrainingSection, "output": OutputSection}
 
 
-def _explain(e: ValidationError) -> str:
-    lines = []
-    for err in e.errors():
-        loc = [str(x) for x in err["loc"]]
-        if err["type"] == "extra_forbidden":
-            section = ".".join(loc[:-1])
-            model = _SECTIONS.get(section)
-            allowed = [f for f in model.model_fields if f != "base_dir"] if model else []
-            where = f"section {section!r}" if section else "the top level"
-            lines.append(f"unknown key {loc[-1]!r} in {where}; allowed: {', '.join(allowed)}."
-                         f"{did_you_mean(loc[-1], allowed)}")
-        elif err["type"] == "missing":
-            lines.append(f"missing key {'.'.join(loc)!r}")
-        else:
-            lines.append(f"{'.'.join(loc)}: {err['msg']} (got {err.get('input')!r})")
-    return "invalid GAN training config: " + "; ".join(lines)
-
-
 def parse_config(data, *, base_dir=".", model: str | None = None) -> GanConfig:
     """Validate a config mapping; ValueError names each bad key and the allowed ones.
 
@@ -176,7 +158,8 @@ def parse_config(data, *, base_dir=".", model: str | None = None) -> GanConfig:
     try:
         cfg = GanConfig(**data, base_dir=str(base_dir))
     except ValidationError as e:
-        raise ValueError(_explain(e)) from None
+        raise ValueError(explain_validation_error(e, _SECTIONS,
+                                                  title="invalid GAN training config")) from None
     sd = cfg.spatial_dims
     if len(cfg.data.patch_size) != sd:
         raise ValueError(f"data.patch_size must have {sd} values for {cfg.model}; "
@@ -202,15 +185,5 @@ def parse_config(data, *, base_dir=".", model: str | None = None) -> GanConfig:
 
 def load_config(path, *, model: str | None = None) -> GanConfig:
     """Read and validate a YAML (``.yml``/``.yaml``) or JSON GAN training config."""
-    import yaml
-
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no training config at {str(path)!r}")
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as e:
-        raise ValueError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: "
-                         f"{e}") from None
-    return parse_config(data or {}, base_dir=path.resolve().parent, model=model)
+    return parse_config(read_config_file(path), base_dir=path.resolve().parent, model=model)

@@ -1,0 +1,55 @@
+"""Reading training config files and explaining their validation errors (shared by the
+U-Net and GAN trainers)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .options import did_you_mean
+
+__all__ = ["read_config_file", "explain_validation_error"]
+
+
+def read_config_file(path) -> dict:
+    """The mapping in a YAML (``.yml``/``.yaml``) or JSON config file ({} when empty).
+
+    Raises FileNotFoundError for a missing file and ValueError naming the file for
+    text that does not parse.
+    """
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no training config at {str(path)!r}")
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as e:
+        raise ValueError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: "
+                         f"{e}") from None
+    return data or {}
+
+
+def explain_validation_error(error, sections: dict, *, title: str) -> str:
+    """One message for a pydantic ValidationError of a sectioned config.
+
+    An unknown key names its section and the allowed keys (from ``sections``: dotted
+    section name -> model; list indices are skipped) with a did-you-mean; a missing
+    key is named; any other error gives the key, pydantic's message and the value.
+    """
+    lines = []
+    for err in error.errors():
+        loc = [str(x) for x in err["loc"]]
+        if err["type"] == "extra_forbidden":
+            section = ".".join(x for x in loc[:-1] if not x.isdigit())
+            model = sections.get(section)
+            allowed = [f for f in model.model_fields if f != "base_dir"] if model else []
+            where = f"section {section!r}" if section else "the top level"
+            lines.append(f"unknown key {loc[-1]!r} in {where}; allowed: {', '.join(allowed)}."
+                         f"{did_you_mean(loc[-1], allowed)}")
+        elif err["type"] == "missing":
+            lines.append(f"missing key {'.'.join(loc)!r}")
+        else:
+            lines.append(f"{'.'.join(loc)}: {err['msg']} (got {err.get('input')!r})")
+    return f"{title}: " + "; ".join(lines)
