@@ -27,15 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-
-def best_of(fn, repeat):
-    times, out = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return min(times), out
+from _timing import best_of
 
 
 def label_stack(shape=(64, 512, 512), n=2000, seed=0):

@@ -33,20 +33,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _timing import best_of
 
 HELA_TEST_FRAMES = (15, 16, 17, 18, 19)
 CHO_TEST_FRAMES = (16, 17, 18, 19)
 CHO_PLANE, CHO_SCALE = 2, 0.45  # nuclei ~67 px wide -> ~30 px, as in models/nuclei2d/train.yml
 NUCLEI3D_PLANES = tuple(range(2, 31, 4))
-
-
-def best_of(fn, repeat):
-    times, out = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return min(times), out
 
 
 def otsu_watershed(image, *, sigma=1.0, min_distance=7, min_size=30):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .options import did_you_mean
 
-__all__ = ["read_config_file", "explain_validation_error"]
+__all__ = ["read_config_file", "explain_validation_error", "as_config"]
 
 
 def read_config_file(path) -> dict:
@@ -53,3 +53,17 @@ def explain_validation_error(error, sections: dict, *, title: str) -> str:
         else:
             lines.append(f"{'.'.join(loc)}: {err['msg']} (got {err.get('input')!r})")
     return f"{title}: " + "; ".join(lines)
+
+
+def as_config(config, cls, *, load, parse):
+    """``config`` as a validated ``cls``: a path is read with ``load``, a mapping
+    checked with ``parse``, an instance returned as it is."""
+    from pathlib import PurePath
+
+    if isinstance(config, (str, PurePath)):
+        return load(config)
+    if isinstance(config, dict):
+        return parse(config)
+    if isinstance(config, cls):
+        return config
+    raise TypeError(f"config must be a {cls.__name__}, dict or path; got {type(config).__name__}")

@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .._core.atomic import atomic_path, atomic_write_text
 from .._core.errors import ModelError
-from .._core.config import explain_validation_error, read_config_file
+from .._core.config import as_config, explain_validation_error, read_config_file
 from .._core.options import did_you_mean
 
 __all__ = ["TrainConfig", "load_config", "parse_config", "train", "TrainResult",
@@ -384,14 +384,7 @@ def train(config, *, resume: bool = False, max_steps: int | None = None) -> Trai
     from .networks import build_network
     from .targets import labels_to_target
 
-    if isinstance(config, (str, Path)):
-        cfg = load_config(config)
-    elif isinstance(config, dict):
-        cfg = parse_config(config)
-    elif isinstance(config, TrainConfig):
-        cfg = config
-    else:
-        raise TypeError(f"config must be a TrainConfig, dict or path; got {type(config).__name__}")
+    cfg = as_config(config, TrainConfig, load=load_config, parse=parse_config)
     t = cfg.training
     if max_steps is not None:
         t = t.model_copy(update={"max_steps": int(max_steps)})

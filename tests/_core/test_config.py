@@ -56,3 +56,22 @@ def test_read_config_file(tmp_path):
         read_config_file(tmp_path / "bad.json")
     with pytest.raises(FileNotFoundError, match="no training config"):
         read_config_file(tmp_path / "none.yml")
+
+
+def test_as_config_accepts_path_mapping_or_instance(tmp_path):
+    from fijibridge._core.config import as_config
+
+    def parse(d):
+        return _Top(**d)
+
+    def load(p):
+        return parse(read_config_file(p))
+
+    (tmp_path / "c.yml").write_text("name: a\n")
+    assert as_config(tmp_path / "c.yml", _Top, load=load, parse=parse).name == "a"
+    assert as_config(str(tmp_path / "c.yml"), _Top, load=load, parse=parse).name == "a"
+    assert as_config({"name": "b"}, _Top, load=load, parse=parse).name == "b"
+    top = _Top(name="c")
+    assert as_config(top, _Top, load=load, parse=parse) is top
+    with pytest.raises(TypeError, match="config must be a _Top, dict or path; got int"):
+        as_config(3, _Top, load=load, parse=parse)

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from ..._core.atomic import atomic_path, atomic_write_text
+from ..._core.config import as_config
 from ..._core.errors import ModelError
 from .config import GanConfig, load_config, parse_config
 from .data import IntensityScale, PatchSampler, check_mask, encode_mask, phantom_masks, read_source
@@ -266,14 +267,7 @@ def train(config, *, resume: bool = False, max_steps: int | None = None,
     device : {"cpu", "cuda"}, optional
         Override ``training.device``.
     """
-    if isinstance(config, (str, Path)):
-        cfg = load_config(config)
-    elif isinstance(config, dict):
-        cfg = parse_config(config)
-    elif isinstance(config, GanConfig):
-        cfg = config
-    else:
-        raise TypeError(f"config must be a GanConfig, dict or path; got {type(config).__name__}")
+    cfg = as_config(config, GanConfig, load=load_config, parse=parse_config)
     t = cfg.training
     steps = t.steps if max_steps is None else int(max_steps)
     dev = torch.device(device or t.device)

@@ -1,0 +1,16 @@
+"""Timing helper shared by the benchmark scripts (run as ``python benchmarks/<name>.py``,
+so this folder is on ``sys.path``)."""
+
+from __future__ import annotations
+
+import time
+
+
+def best_of(fn, repeat):
+    """``(best seconds over repeat calls, result of the last call)``."""
+    times, out = [], None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return min(times), out
