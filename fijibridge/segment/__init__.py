@@ -13,9 +13,11 @@ from .metrics import (
     aggregated_jaccard_index,
     average_precision,
     hausdorff_distance,
+    instance_errors,
     iou_matrix,
     match_instances,
     pixel_metrics,
+    seg_measure,
 )
 from .thresholds import ALL_METHODS, threshold, threshold_mask, thresholds
 
@@ -23,5 +25,5 @@ __all__ = [
     "ALL_METHODS", "threshold", "thresholds", "threshold_mask",
     "kmeans_segment", "split_instances", "remove_small_labels",
     "pixel_metrics", "iou_matrix", "match_instances", "average_precision",
-    "aggregated_jaccard_index", "hausdorff_distance",
+    "aggregated_jaccard_index", "seg_measure", "instance_errors", "hausdorff_distance",
 ]

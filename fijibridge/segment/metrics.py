@@ -13,6 +13,8 @@ References
 .. [3] J. C. Caicedo et al. (2019), "Nucleus segmentation across imaging experiments:
        the 2018 Data Science Bowl", Nat. Methods 16:1247-1253,
        :doi:`10.1038/s41592-019-0612-7` (AP over IoU 0.5-0.95)
+.. [4] M. Maška et al. (2014), "A benchmark for comparison of cell tracking algorithms",
+       Bioinformatics 30(11):1609-1617, :doi:`10.1093/bioinformatics/btu080` (SEG)
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import numpy as np
 from .._core.options import check_choice, check_spacing
 
 __all__ = ["pixel_metrics", "iou_matrix", "match_instances", "average_precision",
-           "aggregated_jaccard_index", "hausdorff_distance", "IOU_THRESHOLDS"]
+           "aggregated_jaccard_index", "seg_measure", "instance_errors",
+           "hausdorff_distance", "IOU_THRESHOLDS"]
 
 #: IoU thresholds 0.50, 0.55, ..., 0.95 (Data Science Bowl 2018)
 IOU_THRESHOLDS = tuple(np.round(np.arange(0.5, 0.951, 0.05), 2))
@@ -77,11 +80,9 @@ def pixel_metrics(truth, pred, *, classes=None):
     return out
 
 
-def iou_matrix(truth, pred):
-    """IoU of every truth object (rows) with every predicted object (columns).
-
-    Returns ``(iou, truth_ids, pred_ids)``.
-    """
+def _overlaps(truth, pred):
+    """Pixel counts shared by every truth (rows) and predicted (columns) object, the
+    objects' areas and ids."""
     truth, pred = _pair(truth, pred)
     t_ids = np.unique(truth)
     p_ids = np.unique(pred)
@@ -92,9 +93,18 @@ def iou_matrix(truth, pred):
     p_idx[pred.ravel() == 0] = 0
     nt, npr = t_ids.size + 1, p_ids.size + 1
     inter = np.bincount(t_idx * npr + p_idx, minlength=nt * npr).reshape(nt, npr)
-    area_t, area_p = inter.sum(axis=1), inter.sum(axis=0)
-    inter = inter[1:, 1:].astype(np.float64)
-    union = area_t[1:, None] + area_p[None, 1:] - inter
+    area_t, area_p = inter.sum(axis=1)[1:], inter.sum(axis=0)[1:]
+    return inter[1:, 1:], area_t, area_p, t_ids, p_ids
+
+
+def iou_matrix(truth, pred):
+    """IoU of every truth object (rows) with every predicted object (columns).
+
+    Returns ``(iou, truth_ids, pred_ids)``.
+    """
+    inter, area_t, area_p, t_ids, p_ids = _overlaps(truth, pred)
+    inter = inter.astype(np.float64)
+    union = area_t[:, None] + area_p[None, :] - inter
     with np.errstate(invalid="ignore", divide="ignore"):
         iou = np.where(union > 0, inter / union, 0.0)
     return iou, t_ids, p_ids
@@ -186,6 +196,90 @@ def aggregated_jaccard_index(truth, pred):
         used[c] = True
     union_sum += area_p[~used].sum()
     return float(inter_sum / union_sum) if union_sum else 1.0
+
+
+def seg_measure(truth, pred):
+    """The Cell Tracking Challenge's SEG measure (Maška et al. 2014).
+
+    Each reference object R is paired with the predicted object S that covers more than
+    half of it (there is at most one) and scores their Jaccard index ``|R∩S| / |R∪S|``;
+    a reference object without such an S scores 0. SEG is the mean over the reference
+    objects. Predicted objects that no reference object claims do not count, which is
+    what makes SEG the right score against references that leave some objects out (the
+    CTC's silver truth and ``ERR_SEG`` segmentations). Returns NaN when the reference has
+    no objects.
+    """
+    inter, area_t, area_p, t_ids, _ = _overlaps(truth, pred)
+    if t_ids.size == 0:
+        return float("nan")
+    if inter.shape[1] == 0:
+        return 0.0
+    best = np.argmax(inter, axis=1)
+    i = inter[np.arange(t_ids.size), best].astype(np.float64)
+    j = np.where(2 * i > area_t, i / (area_t + area_p[best] - i), 0.0)
+    return float(j.mean())
+
+
+def instance_errors(truth, pred, *, thresh=0.5):
+    """Sort the errors of an instance segmentation by kind (what F1 alone hides).
+
+    Objects are matched as in :func:`match_instances`. Each unmatched truth object is
+
+    - ``merged``: one predicted object covers more than half of it *and* more than half
+      of another truth object;
+    - ``split``: predictions cover more than half of it together, but none alone does;
+    - ``missed``: predictions cover less than half of it;
+    - ``shape``: otherwise (matched in place, but the outlines differ too much).
+
+    Each unmatched predicted object is ``extra`` when more than half of it lies on the
+    truth's background and it covers no more than half of any truth object (an object
+    the truth does not have), else ``mismatched`` (a piece, a union or a misshapen outline
+    of truth objects). ``extra_at_border`` counts the extra objects that touch the image
+    border, where references often leave cut objects out.
+
+    Returns a dict of counts (``matched``, ``merged``, ``split``, ``missed``, ``shape``,
+    ``extra``, ``extra_at_border``, ``mismatched``) and ``ids``, the object ids of each
+    kind.
+    """
+    truth, pred = _pair(truth, pred)
+    inter, area_t, area_p, t_ids, p_ids = _overlaps(truth, pred)
+    iou, *_ = iou_matrix(truth, pred)
+    m = match_instances(None, None, thresh=thresh, _iou=(iou, t_ids, p_ids))
+    t_done = {t for t, _, _ in m["pairs"]}
+    p_done = {p for _, p, _ in m["pairs"]}
+    half_t = 2 * inter > area_t[:, None]  # pred c covers more than half of truth r
+    ids = {k: [] for k in ("merged", "split", "missed", "shape", "extra", "mismatched")}
+    for r, t in enumerate(t_ids):
+        if t in t_done:
+            continue
+        covered = inter[r].sum()
+        if half_t[r].any() and half_t[:, np.argmax(half_t[r])].sum() > 1:
+            ids["merged"].append(int(t))
+        elif 2 * covered > area_t[r] and not half_t[r].any():
+            ids["split"].append(int(t))
+        elif 2 * covered <= area_t[r]:
+            ids["missed"].append(int(t))
+        else:
+            ids["shape"].append(int(t))
+    edge = np.zeros(truth.shape, bool)
+    for ax in range(truth.ndim):
+        sl = [slice(None)] * truth.ndim
+        sl[ax] = [0, -1]
+        edge[tuple(sl)] = True
+    at_border = set(np.unique(pred[edge]).tolist())
+    extra_border = 0
+    for c, p in enumerate(p_ids):
+        if p in p_done:
+            continue
+        if 2 * inter[:, c].sum() < area_p[c] and not half_t[:, c].any():
+            ids["extra"].append(int(p))
+            extra_border += int(p) in at_border
+        else:
+            ids["mismatched"].append(int(p))
+    out = {"matched": m["tp"]} | {k: len(v) for k, v in ids.items()}
+    out["extra_at_border"] = extra_border
+    out["ids"] = ids
+    return out
 
 
 def hausdorff_distance(a, b, *, spacing=None, percentile=100.0):

@@ -7,9 +7,11 @@ from fijibridge.segment.metrics import (
     aggregated_jaccard_index,
     average_precision,
     hausdorff_distance,
+    instance_errors,
     iou_matrix,
     match_instances,
     pixel_metrics,
+    seg_measure,
 )
 
 
@@ -100,6 +102,49 @@ def test_hausdorff_with_anisotropic_spacing():
     big[5:13, 5:10] = True  # bottom edge moves by 3 px
     assert hausdorff_distance(sq, big) == 3.0
     assert hausdorff_distance(sq, np.zeros_like(sq)) == np.inf
+
+
+def _error_zoo():
+    """One truth object of each error kind (20 x 20 image)."""
+    truth = np.zeros((20, 20), np.int32)
+    pred = np.zeros_like(truth)
+    truth[0:4, 0:4], truth[0:4, 5:9] = 1, 2  # A, B: merged by one prediction
+    pred[0:4, 0:9] = 11                      # 36 px, 16 of A and 16 of B
+    truth[10:14, 0:4] = 3                    # C: outline too large -> shape
+    pred[8:16, 0:5] = 12                     # 40 px, IoU 16/40
+    truth[10:14, 10:14] = 4                  # D: missed
+    truth[16:20, 0:8] = 5                    # E: split in three pieces
+    pred[16:20, 0:3], pred[16:20, 3:6], pred[16:20, 6:8] = 13, 14, 17
+    truth[16:20, 12:16] = pred[16:20, 12:16] = 6  # F: matched exactly
+    pred[0:3, 17:20] = 15                    # extra, touching the border
+    pred[6:8, 12:14] = 16                    # extra, inside
+    return truth, pred
+
+
+def test_instance_errors_sorts_every_kind():
+    truth, pred = _error_zoo()
+    e = instance_errors(truth, pred)
+    assert e["ids"] == {"merged": [1, 2], "split": [5], "missed": [4], "shape": [3],
+                        "extra": [15, 16], "mismatched": [11, 12, 13, 14, 17]}
+    assert (e["matched"], e["extra_at_border"]) == (1, 1)
+    m = match_instances(truth, pred)
+    # every unmatched object is sorted into exactly one kind
+    assert m["fn"] == sum(e[k] for k in ("merged", "split", "missed", "shape"))
+    assert m["fp"] == e["extra"] + e["mismatched"]
+
+
+def test_seg_measure_by_hand():
+    truth, pred = _error_zoo()
+    # A, B: 16/36 each (P11 covers more than half); C: 16/40; D: 0; E: no single
+    # prediction covers more than half -> 0; F: 1. Extra predictions do not count.
+    expected = (16 / 36 + 16 / 36 + 16 / 40 + 0 + 0 + 1) / 6
+    assert seg_measure(truth, pred) == pytest.approx(expected, abs=1e-12)
+    assert seg_measure(truth, truth) == 1.0
+    extra = truth.copy()
+    extra[6:8, 12:14] = 99
+    assert seg_measure(truth, extra) == 1.0
+    assert seg_measure(truth, np.zeros_like(truth)) == 0.0
+    assert np.isnan(seg_measure(np.zeros_like(truth), pred))
 
 
 def test_bad_inputs():
