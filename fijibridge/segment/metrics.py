@@ -103,11 +103,14 @@ def iou_matrix(truth, pred):
     Returns ``(iou, truth_ids, pred_ids)``.
     """
     inter, area_t, area_p, t_ids, p_ids = _overlaps(truth, pred)
+    return _iou(inter, area_t, area_p), t_ids, p_ids
+
+
+def _iou(inter, area_t, area_p):
     inter = inter.astype(np.float64)
     union = area_t[:, None] + area_p[None, :] - inter
     with np.errstate(invalid="ignore", divide="ignore"):
-        iou = np.where(union > 0, inter / union, 0.0)
-    return iou, t_ids, p_ids
+        return np.where(union > 0, inter / union, 0.0)
 
 
 def match_instances(truth, pred, *, thresh=0.5, strategy="hungarian", _iou=None):
@@ -243,8 +246,8 @@ def instance_errors(truth, pred, *, thresh=0.5):
     """
     truth, pred = _pair(truth, pred)
     inter, area_t, area_p, t_ids, p_ids = _overlaps(truth, pred)
-    iou, *_ = iou_matrix(truth, pred)
-    m = match_instances(None, None, thresh=thresh, _iou=(iou, t_ids, p_ids))
+    m = match_instances(None, None, thresh=thresh,
+                        _iou=(_iou(inter, area_t, area_p), t_ids, p_ids))
     t_done = {t for t, _, _ in m["pairs"]}
     p_done = {p for _, p, _ in m["pairs"]}
     half_t = 2 * inter > area_t[:, None]  # pred c covers more than half of truth r
