@@ -6,11 +6,17 @@ from __future__ import annotations
 import time
 
 
-def best_of(fn, repeat):
-    """``(best seconds over repeat calls, result of the last call)``."""
+def timings(fn, repeat):
+    """``(seconds of each of repeat calls, result of the last call)``."""
     times, out = [], None
     for _ in range(repeat):
         t = time.perf_counter()
         out = fn()
         times.append(time.perf_counter() - t)
+    return times, out
+
+
+def best_of(fn, repeat):
+    """``(best seconds over repeat calls, result of the last call)``."""
+    times, out = timings(fn, repeat)
     return min(times), out

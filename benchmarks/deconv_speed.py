@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _timing import best_of, timings
 
 HERE = Path(__file__).resolve().parent
 
@@ -68,16 +69,6 @@ def _child(cmd, env):
                          env=env, check=True)
     dt, cpu, mb, rc = out.stdout.split()[-4:]
     return float(dt), float(cpu), float(mb), int(rc)
-
-
-def _best(fn, repeat):
-    """Smallest of ``repeat`` timings of ``fn()`` (seconds) and the last result."""
-    times, result = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t)
-    return min(times), times, result
 
 
 def _numpy_iterations(image, h, num_iter, threads):
@@ -189,7 +180,8 @@ def main():
         sk_cpu.append(time.process_time() - c)
         return r
 
-    t_sk, sk_times, sk = _best(skimage_rl, args.skimage_repeat)
+    sk_times, sk = timings(skimage_rl, args.skimage_repeat)
+    t_sk = min(sk_times)
 
     # RL iterations vs their four FFTs (in-process, same threads, same FFT library)
     from fijibridge.deconv._prepare import prepare_psf
@@ -200,8 +192,8 @@ def main():
         # interleaved so that a load spike hits both alike
         t_rl_all, t_fft_all = [], []
         for _ in range(args.repeat):
-            t_rl_all.append(_best(rl, 1)[0])
-            t_fft_all.append(_best(ffts, 1)[0])
+            t_rl_all.append(best_of(rl, 1)[0])
+            t_fft_all.append(best_of(ffts, 1)[0])
     finally:
         rl_ops.close()
     t_rl, t_fft = min(t_rl_all), min(t_fft_all)
@@ -213,8 +205,8 @@ def main():
         trl()  # warm-up
         a, b = [], []
         for _ in range(args.repeat):
-            a.append(_best(trl, 1)[0])
-            b.append(_best(tffts, 1)[0])
+            a.append(best_of(trl, 1)[0])
+            b.append(best_of(tffts, 1)[0])
         torch_part = {"torch": torch.__version__, "rl_iterations": round(min(a), 3),
                       f"{4 * args.num_iter}_ffts": round(min(b), 3),
                       "rl_over_ffts": round(min(a) / min(b), 3),
