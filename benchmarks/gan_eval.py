@@ -24,6 +24,18 @@ thread (``nice -n 10`` recommended on shared machines)::
     nice -n 10 python benchmarks/gan_eval.py [--steps 1500] [--seeds 0,1]
                                              [--name gan_eval] [--reuse gan_eval]
                                              [--model models/pix2pix_nuclei2d]
+
+Post-processing chosen on validation frames: HeLa scores are also computed for each
+smallest-object size in ``MIN_SIZE_GRID``.  A validation run trains on frames 0-11 and
+scores frames 12-15 (the held-out frames play no part)::
+
+    python benchmarks/gan_eval.py --seeds 0,1,2 --held-out 12,13,14,15 \
+        --exclude 16,17,18,19 --conditions a_real,d_real_plus_pix2pix_new_masks \
+        --name gan_eval_validation
+    python benchmarks/gan_eval.py --seeds 0,1,2 --select-post gan_eval_validation
+
+and the second run reports, beside the a-priori scores, the held-out scores with the size
+that maximises (a)'s validation F1 (``selected_post``, ``gan_eval_selected_post.png``).
 """
 
 from __future__ import annotations
@@ -100,6 +112,10 @@ AUGMENT = dict(patch_size=(128, 128), flip=True, rot90=True, p_affine=0.0, p_ela
                p_intensity=1.0, gamma=(0.5, 2.0), blur=(0.0, 0.0), p_noise=0.0)
 #: post-processing fixed a priori: the shipped nuclei2d model's values
 POST = dict(head="boundary", threshold=0.5, seed_threshold=0.7, seeds="components", min_size=15)
+#: smallest object kept (px): HeLa scores are also computed for each of these, and a run
+#: with ``--held-out 12,13,14,15 --exclude 16,17,18,19`` (validation frames, training on
+#: frames 0-11 only) picks the value by (a)'s F1 for ``--select-post`` (see ``selected_post``)
+MIN_SIZE_GRID = (15, 50, 100, 150, 200, 250, 300)
 BOUNDARY_WIDTH = 2
 BATCH = 4
 LR = 1e-3
@@ -217,11 +233,12 @@ def train_unet(sources, *, steps, seed):
     return net.eval(), float(np.mean(losses[-50:]))
 
 
-def segment_eval(net, image, truth):
+def segment_eval(net, image, truth, min_sizes=()):
     """Scores of the network's instances against ``truth``: foreground Dice, instance F1
     (IoU 0.5), the same F1 without the objects that touch the image border (on both
     sides: the HeLa reference leaves most cut nuclei out), the CTC's SEG measure and the
-    errors sorted by kind (``instance_errors``)."""
+    errors sorted by kind (``instance_errors``); ``by_min_size``: Dice and F1 of the same
+    probabilities post-processed with each of ``min_sizes`` as smallest object."""
     from skimage.segmentation import clear_border
 
     from fijibridge.segment.inference import predict, probabilities_to_labels
@@ -235,7 +252,15 @@ def segment_eval(net, image, truth):
                          classes=[1])["per_class"][1]["dice"]
     errors = instance_errors(truth, labels, thresh=0.5)
     errors.pop("ids")
-    return {"_labels": labels,
+    by_size = {}
+    for ms in min_sizes:
+        lab = labels if ms == POST["min_size"] else \
+            probabilities_to_labels(probs, **dict(POST, min_size=ms))
+        by_size[str(ms)] = {
+            "dice": float(pixel_metrics((truth > 0).astype(np.uint8), (lab > 0).astype(np.uint8),
+                                        classes=[1])["per_class"][1]["dice"]),
+            "instance_f1": float(match_instances(truth, lab)["f1"])}
+    return {"_labels": labels, "by_min_size": by_size,
             "dice": float(dice), "instance_f1": float(match_instances(truth, labels)["f1"]),
             "instance_f1_interior": float(match_instances(clear_border(truth),
                                                           clear_border(labels))["f1"]),
@@ -295,7 +320,8 @@ def part2(held_imgs, held_masks, train_imgs, train_masks, pix_train, micro_train
             net, last_loss = train_unet(sources, steps=steps, seed=seed)
             train_min = (time.monotonic() - t0) / 60
             t0 = time.monotonic()
-            hela = [segment_eval(net, im, m) for im, m in zip(held_imgs, held_masks)]
+            hela = [segment_eval(net, im, m, MIN_SIZE_GRID)
+                    for im, m in zip(held_imgs, held_masks)]
             d = segment_eval(net, *dsb)
             if seed == all_seeds[0] and len(hela) > 1:
                 overlay[name] = hela[1]["_labels"]
@@ -308,6 +334,10 @@ def part2(held_imgs, held_masks, train_imgs, train_masks, pix_train, micro_train
                               [h["instance_f1_interior"] for h in hela])),
                           "hela_seg": float(np.mean([h["seg"] for h in hela])),
                           "dsb_seg": d["seg"],
+                          "hela_by_min_size": {
+                              ms: {k: float(np.mean([h["by_min_size"][ms][k] for h in hela]))
+                                   for k in ("dice", "instance_f1")}
+                              for ms in hela[0]["by_min_size"]},
                           "hela_errors": {k: int(sum(h["errors"][k] for h in hela))
                                           for k in hela[0]["errors"]},
                           "dsb_errors": d["errors"],
@@ -503,6 +533,39 @@ def _plots(methods, held_imgs, held_masks, p1, p2, scale, name="gan_eval"):
         plt.close(fig)
 
 
+def _plot_selected(sp, p2, name="gan_eval"):
+    """Validation F1 vs smallest-object size (the choice) beside held-out F1 vs the same."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from fijibridge._core.atomic import atomic_path
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
+    val = sp["validation_f1_by_min_size"]
+    for c, curve in val.items():
+        ms = [int(k) for k in curve]
+        axes[0].plot(ms, list(curve.values()), "o-", color=f"C{CONDITIONS.index(c)}", label=c)
+    seeds = list(p2["per_seed"])
+    for c in p2["mean"]:
+        grid = list(p2["per_seed"][seeds[0]][c]["hela_by_min_size"])
+        f1 = [np.mean([p2["per_seed"][s][c]["hela_by_min_size"][ms]["instance_f1"]
+                       for s in seeds]) for ms in grid]
+        axes[1].plot([int(g) for g in grid], f1, "o-", color=f"C{CONDITIONS.index(c)}", label=c)
+    for ax, t in zip(axes, (f"validation frames (choice by a_real: {sp['min_size']} px)",
+                            f"held-out frames {sp['held_out_frames']} (not used for the choice)")):
+        ax.axvline(sp["min_size"], color="0.5", lw=0.8, ls="--")
+        ax.set_xlabel("smallest object kept (px)")
+        ax.set_title(t, fontsize=9)
+    axes[0].set_ylabel("HeLa instance F1 (mean over seeds)")
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_path(RESULTS / f"{name}_selected_post.png") as tmp:
+        fig.savefig(tmp, dpi=90, format="png")
+    plt.close(fig)
+
+
 def _reusable(prev, recipe, steps, name):
     """The rows of a stored usefulness result that this run may keep: {seed: {condition:
     row}}.  Steps must match, and every recipe entry stored must equal this run's.  An
@@ -525,8 +588,84 @@ def _reusable(prev, recipe, steps, name):
         if k not in owner or owner[k] in stored:
             raise ValueError(f"--reuse {name}: recipe entry {k!r} is new but rows it affects "
                              "are stored; rerun all seeds instead")
-    return {s: {c: r for c, r in rows.items() if all(k in r for k in EXTRA_METRICS)}
+    return {s: {c: r for c, r in rows.items()
+                if all(k in r for k in EXTRA_METRICS + ("hela_by_min_size",))}
             for s, rows in prev["per_seed"].items()}
+
+
+#: recipe entries that must agree between the validation run and the run it selects for
+#: (``d_generated_masks`` also records how many masks were made, which depends on the
+#: number of training frames; its RECIPE_D part is compared separately)
+SELECT_RECIPE_KEYS = ("network", "targets", "loss", "optimiser", "augment", "normalisation",
+                      "postprocessing", "e_rendering")
+
+
+def selected_post(validation, result, grid_key="hela_by_min_size"):
+    """Post-processing chosen on validation frames and the held-out scores it gives.
+
+    ``validation`` is the JSON of a run evaluated on validation frames (training frames
+    disjoint from this run's held-out frames); the smallest-object size is the value of
+    ``MIN_SIZE_GRID`` with the highest mean instance F1 of condition (a), the real-data
+    baseline (ties: the smaller value), so the choice favours no condition with generated
+    data.  Applied to HeLa only: the DSB image (other pixel size, nuclei from 25 px) has no
+    validation image and keeps the a-priori value."""
+    vu, u = validation["usefulness"], result["usefulness"]
+    held = set(result["held_out_frames"])
+    if held & (set(validation["held_out_frames"]) | set(validation["train_frames"])):
+        raise ValueError("--select-post: the validation run used held-out frames "
+                         f"{sorted(held & (set(validation['held_out_frames']) | set(validation['train_frames'])))}"
+                         "; rerun it with --held-out 12,13,14,15 --exclude "
+                         + ",".join(str(f) for f in sorted(held)))
+    if vu["steps"] != u["steps"]:
+        raise ValueError(f"--select-post: validation run has {vu['steps']} steps, this run "
+                         f"{u['steps']}")
+    differ = [k for k in SELECT_RECIPE_KEYS if vu["recipe"].get(k) != u["recipe"].get(k)]
+    differ += [f"d_generated_masks.{k}" for k in RECIPE_D
+               if json.dumps(vu["recipe"]["d_generated_masks"].get(k))
+               != json.dumps(u["recipe"]["d_generated_masks"].get(k))]
+    if differ:
+        raise ValueError(f"--select-post: recipe entries {differ} differ from the validation "
+                         "run's; rerun the validation with this recipe")
+    vseeds = vu["per_seed"]
+    if any("a_real" not in rows for rows in vseeds.values()):
+        raise ValueError("--select-post: the validation run must have condition a_real for "
+                         "every seed")
+    grid = list(next(iter(vseeds.values()))["a_real"][grid_key])
+    val_mean = {c: {ms: float(np.mean([vseeds[s][c][grid_key][ms]["instance_f1"]
+                                       for s in vseeds]))
+                    for ms in grid}
+                for c in CONDITIONS if all(c in rows for rows in vseeds.values())}
+    chosen = grid[0]
+    for ms in grid:
+        if val_mean["a_real"][ms] > val_mean["a_real"][chosen]:
+            chosen = ms
+    per_seed = {s: {c: {"hela_dice": r[grid_key][chosen]["dice"],
+                        "hela_instance_f1": r[grid_key][chosen]["instance_f1"],
+                        "dsb_dice": r["dsb_dice"], "dsb_instance_f1": r["dsb_instance_f1"]}
+                    for c, r in rows.items()}
+                for s, rows in u["per_seed"].items()}
+    conds = list(next(iter(per_seed.values())))
+    mean = {c: {k: float(np.mean([per_seed[s][c][k] for s in per_seed])) for k in METRICS}
+            for c in conds}
+
+    def targets(rows):
+        if {"a_real", "c_pix2pix", "d_real_plus_pix2pix_new_masks"} - set(rows):
+            return {}
+        a, c, d = rows["a_real"], rows["c_pix2pix"], rows["d_real_plus_pix2pix_new_masks"]
+        return {f"{t}_{k}": bool(ok) for k in METRICS
+                for t, ok in (("c_ge_0.9a", c[k] >= 0.9 * a[k]), ("d_gt_a", d[k] > a[k]))}
+
+    return {"how": "smallest object kept (min_size, px) chosen among MIN_SIZE_GRID by (a)'s "
+                   f"mean validation F1 over seeds {sorted(int(s) for s in vseeds)} on HeLa "
+                   f"frames {validation['held_out_frames']} (training frames "
+                   f"{validation['train_frames']}, never the held-out frames); applied to "
+                   "HeLa only, DSB keeps the a-priori post-processing",
+            "validation_run": validation.get("name", ""),
+            "held_out_frames": result["held_out_frames"],
+            "min_size": int(chosen), "a_priori_min_size": POST["min_size"],
+            "validation_f1_by_min_size": val_mean,
+            "per_seed": per_seed, "mean": mean, "targets": targets(mean),
+            "targets_per_seed": {s: targets(r) for s, r in per_seed.items()}}
 
 
 def main(argv=None):
@@ -538,6 +677,14 @@ def main(argv=None):
                          "0,1; each seed takes about 22 min for the five conditions at 1 "
                          "thread with 1500 steps)")
     ap.add_argument("--held-out", default="16,17,18,19", help="HeLa frames held out")
+    ap.add_argument("--exclude", default="",
+                    help="HeLa frames used neither for training nor for scoring (e.g. the "
+                         "held-out frames in a validation run: --held-out 12,13,14,15 "
+                         "--exclude 16,17,18,19)")
+    ap.add_argument("--select-post", metavar="NAME",
+                    help="benchmarks/results/NAME.json of a validation run: report the "
+                         "held-out scores also with the smallest-object size it selects "
+                         "('selected_post')")
     ap.add_argument("--skip-usefulness", action="store_true")
     ap.add_argument("--reuse", metavar="NAME[,NAME]",
                     help="keep the usefulness rows already in benchmarks/results/NAME.json "
@@ -563,7 +710,10 @@ def main(argv=None):
     t_all = time.monotonic()
     imgs, masks = load_sample("hela").data, load_sample("hela_mask").data
     held = [int(i) for i in args.held_out.split(",")]
-    train_idx = [i for i in range(len(imgs)) if i not in held]
+    excluded = [int(i) for i in args.exclude.split(",") if i.strip()]
+    if set(excluded) & set(held):
+        raise SystemExit(f"--exclude {excluded} overlaps --held-out {held}")
+    train_idx = [i for i in range(len(imgs)) if i not in held and i not in excluded]
     net, meta = load_generator(args.model)
     torch.manual_seed(0)
     untrained = build_network(meta["network"]).eval()
@@ -573,7 +723,8 @@ def main(argv=None):
                                train_masks)
     log.info("part 1: %s", {k: {m: round(v, 4) for m, v in d.items() if m != "per_frame"}
                             for k, d in p1.items()})
-    result = {"model": meta["path"], "held_out_frames": held, "train_frames": train_idx,
+    result = {"name": args.name, "model": meta["path"], "held_out_frames": held,
+              "train_frames": train_idx, "excluded_frames": excluded,
               "similarity": p1,
               "similarity_note": "held-out Fluo-N2DL-HeLa frames; SSIM/PSNR on intensities "
                                  "scaled to [-1, 1] with the model's training percentiles; "
@@ -631,15 +782,22 @@ def main(argv=None):
         p2["minutes_train_and_eval_this_run"] = round((time.monotonic() - t0) / 60, 2)
         p2["recipe"] = recipe
         result["usefulness"] = p2
+        if args.select_post:
+            result["selected_post"] = selected_post(
+                json.loads((RESULTS / f"{args.select_post}.json").read_text()), result)
+            log.info("selected post-processing: %s", {k: result["selected_post"][k] for k in
+                                                      ("min_size", "mean", "targets")})
         result["usefulness_note"] = (
             "Same boundary-head U-Net, same steps, same augmentation and same seeds for "
             "every condition; instances from predict + probabilities_to_labels with the "
             "shipped nuclei2d post-processing fixed a priori (threshold 0.5, seed 0.7, "
             "component seeds, >= 15 px); Dice = foreground Dice of the instances; F1 = "
-            "match_instances at IoU 0.5; HeLa = mean over held-out frames 16-19; DSB 2018 "
-            "image never used for any choice. (a) real frames 0-15 + masks. (b) microscope "
+            f"match_instances at IoU 0.5; HeLa = mean over held-out frames {held}; DSB 2018 "
+            "image never used for any choice. (a) real frames "
+            f"{train_idx[0]}-{train_idx[-1]} + masks. (b) microscope "
             "model of the same masks. (c) pix2pix of the same masks. (d) each batch of 4 = "
-            "2 patches of real frames 0-15 + 2 patches of pix2pix images of NEW masks: "
+            f"2 patches of real frames {train_idx[0]}-{train_idx[-1]} + 2 patches of pix2pix "
+            "images of NEW masks: "
             f"{RECIPE_D['elastic_per_frame']} elastic deformations per training mask "
             "(fijibridge.synth.elastic_deform, RMS displacement "
             f"{RECIPE_D['elastic_alpha_px']} px, smoothness {RECIPE_D['elastic_sigma_px']} px; "
@@ -648,7 +806,7 @@ def main(argv=None):
             f"{RECIPE_D['phantom_radius_px']} px, radius cv {RECIPE_D['phantom_radius_cv']}, "
             f"foreground {RECIPE_D['phantom_coverage']}, touching fraction "
             f"{RECIPE_D['phantom_touching']}, overlapping {RECIPE_D['phantom_overlapping']}), "
-            "sampled uniformly over these 64 images; parameters chosen from the training "
+            f"sampled uniformly over these {len(gen_masks)} images; parameters chosen from the training "
             "masks' statistics only (median radius 13.9 px, 12 % foreground, almost no "
             "touching nuclei). pix2pix input everywhere ((c) and (d)): the label mask with a "
             "1-px seam cut where two nuclei touch (the generator takes binary masks, so "
@@ -666,6 +824,8 @@ def main(argv=None):
     RESULTS.mkdir(parents=True, exist_ok=True)
     _plots(methods, held_imgs, held_masks, p1, p2, IntensityScale(**meta["intensity"]),
            args.name)
+    if "selected_post" in result:
+        _plot_selected(result["selected_post"], p2, args.name)
     from fijibridge._core.atomic import atomic_write_text
 
     atomic_write_text(RESULTS / f"{args.name}.json", json.dumps(result, indent=1))
