@@ -277,6 +277,19 @@ METRICS = ("hela_dice", "hela_instance_f1", "dsb_dice", "dsb_instance_f1")
 EXTRA_METRICS = ("hela_instance_f1_interior", "hela_seg", "dsb_seg")
 
 
+def targets(rows, keys=METRICS):
+    """The issue's targets on {condition: scores}: (c) >= 0.9 x (a) and (d) > (a) per
+    metric; empty if a row is missing."""
+    if {"a_real", "c_pix2pix", "d_real_plus_pix2pix_new_masks"} - set(rows):
+        return {}
+    a, c, d = rows["a_real"], rows["c_pix2pix"], rows["d_real_plus_pix2pix_new_masks"]
+    out = {}
+    for k in keys:
+        out[f"c_ge_0.9a_{k}"] = bool(c[k] >= 0.9 * a[k])
+        out[f"d_gt_a_{k}"] = bool(d[k] > a[k])
+    return out
+
+
 def micro_new(gen_masks, train_imgs, train_masks):
     """(e)'s images: the microscope model of (d)'s new masks, calibrated as in (b), fed the
     same seam-carved masks as the generator in (d), so that only the renderer differs."""
@@ -358,16 +371,6 @@ def part2(held_imgs, held_masks, train_imgs, train_masks, pix_train, micro_train
                   for where in ("hela", "dsb")
                   for k in per_seed[next(iter(per_seed))][c][f"{where}_errors"]}
               for c in conds}
-
-    def targets(rows, keys=METRICS):
-        if {"a_real", "c_pix2pix", "d_real_plus_pix2pix_new_masks"} - set(rows):
-            return {}
-        a, c, d = rows["a_real"], rows["c_pix2pix"], rows["d_real_plus_pix2pix_new_masks"]
-        out = {}
-        for k in keys:
-            out[f"c_ge_0.9a_{k}"] = bool(c[k] >= 0.9 * a[k])
-            out[f"d_gt_a_{k}"] = bool(d[k] > a[k])
-        return out
 
     def controls(rows):
         if {"d_real_plus_pix2pix_new_masks", "e_real_plus_microscope_new_masks"} - set(rows):
@@ -647,13 +650,6 @@ def selected_post(validation, result, grid_key="hela_by_min_size"):
     conds = list(next(iter(per_seed.values())))
     mean = {c: {k: float(np.mean([per_seed[s][c][k] for s in per_seed])) for k in METRICS}
             for c in conds}
-
-    def targets(rows):
-        if {"a_real", "c_pix2pix", "d_real_plus_pix2pix_new_masks"} - set(rows):
-            return {}
-        a, c, d = rows["a_real"], rows["c_pix2pix"], rows["d_real_plus_pix2pix_new_masks"]
-        return {f"{t}_{k}": bool(ok) for k in METRICS
-                for t, ok in (("c_ge_0.9a", c[k] >= 0.9 * a[k]), ("d_gt_a", d[k] > a[k]))}
 
     return {"how": "smallest object kept (min_size, px) chosen among MIN_SIZE_GRID by (a)'s "
                    f"mean validation F1 over seeds {sorted(int(s) for s in vseeds)} on HeLa "
