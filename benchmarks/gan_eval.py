@@ -71,6 +71,14 @@ def _microscope_baseline(masks, train_imgs, train_masks, rng):
     return out
 
 
+def _mean_edge_profile(images, masks):
+    """edge_profile (fijibridge.synth.gan.data) averaged over frames: {ring: value}."""
+    from fijibridge.synth.gan.data import edge_profile
+
+    rows = [edge_profile(im, m) for im, m in zip(images, masks)]
+    return {str(k): round(float(np.mean([r[k] for r in rows])), 4) for k in rows[0]}
+
+
 def part1(net, meta, untrained, held_imgs, held_masks, train_imgs, train_masks):
     from scipy.stats import wasserstein_distance
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
@@ -99,6 +107,7 @@ def part1(net, meta, untrained, held_imgs, held_masks, train_imgs, train_masks):
                          "hist_wasserstein": float(wasserstein_distance(a.ravel()[idx],
                                                                         b.ravel()[idx]))})
         res[name] = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+        res[name]["edge_profile"] = _mean_edge_profile(imgs, held_masks)
         res[name]["per_frame"] = rows
     return res, methods, gen_s
 
@@ -614,10 +623,10 @@ def selected_post(validation, result, grid_key="hela_by_min_size"):
     validation image and keeps the a-priori value."""
     vu, u = validation["usefulness"], result["usefulness"]
     held = set(result["held_out_frames"])
-    if held & (set(validation["held_out_frames"]) | set(validation["train_frames"])):
-        raise ValueError("--select-post: the validation run used held-out frames "
-                         f"{sorted(held & (set(validation['held_out_frames']) | set(validation['train_frames'])))}"
-                         "; rerun it with --held-out 12,13,14,15 --exclude "
+    used = held & (set(validation["held_out_frames"]) | set(validation["train_frames"]))
+    if used:
+        raise ValueError(f"--select-post: the validation run used held-out frames "
+                         f"{sorted(used)}; rerun it with --held-out 12,13,14,15 --exclude "
                          + ",".join(str(f) for f in sorted(held)))
     if vu["steps"] != u["steps"]:
         raise ValueError(f"--select-post: validation run has {vu['steps']} steps, this run "
@@ -717,7 +726,8 @@ def main(argv=None):
     train_imgs, train_masks = [imgs[i] for i in train_idx], [masks[i] for i in train_idx]
     p1, methods, gen_s = part1(net, meta, untrained, held_imgs, held_masks, train_imgs,
                                train_masks)
-    log.info("part 1: %s", {k: {m: round(v, 4) for m, v in d.items() if m != "per_frame"}
+    log.info("part 1: %s", {k: {m: v if m == "edge_profile" else round(v, 4)
+                                for m, v in d.items() if m != "per_frame"}
                             for k, d in p1.items()})
     result = {"name": args.name, "model": meta["path"], "held_out_frames": held,
               "train_frames": train_idx, "excluded_frames": excluded,
@@ -726,7 +736,12 @@ def main(argv=None):
                                  "scaled to [-1, 1] with the model's training percentiles; "
                                  "hist_wasserstein: 1-D Wasserstein distance of 50k sampled "
                                  "intensities (lower = closer histograms)",
-              "generation_seconds_8_frames": round(gen_s, 1)}
+              "generation_seconds_8_frames": round(gen_s, 1),
+              "edge_profile_real": _mean_edge_profile(held_imgs, held_masks),
+              "edge_profile_note": "fijibridge.synth.gan.data.edge_profile of each method's "
+                                   "images and of the real frames, same held-out masks: mean "
+                                   "intensity in rings -2, -1 (inside) and 1, 2 px (outside) "
+                                   "the mask edge, 0 = background, 1 = nucleus median"}
     p2 = None
     if not args.skip_usefulness:
         t0 = time.monotonic()
@@ -802,9 +817,9 @@ def main(argv=None):
             f"{RECIPE_D['phantom_radius_px']} px, radius cv {RECIPE_D['phantom_radius_cv']}, "
             f"foreground {RECIPE_D['phantom_coverage']}, touching fraction "
             f"{RECIPE_D['phantom_touching']}, overlapping {RECIPE_D['phantom_overlapping']}), "
-            f"sampled uniformly over these {len(gen_masks)} images; parameters chosen from the training "
-            "masks' statistics only (median radius 13.9 px, 12 % foreground, almost no "
-            "touching nuclei). pix2pix input everywhere ((c) and (d)): the label mask with a "
+            f"sampled uniformly over these {len(gen_masks)} images; parameters chosen from "
+            "the training masks' statistics only (median radius 13.9 px, 12 % foreground, "
+            "almost no touching nuclei). pix2pix input everywhere ((c) and (d)): the label mask with a "
             "1-px seam cut where two nuclei touch (the generator takes binary masks, so "
             "without the seam touching nuclei would be drawn as one blob); targets keep the "
             "full labels. (e), control for (d): the same batch mix and the same new masks as "

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from fijibridge.synth.gan.data import carve_contacts, encode_mask
+from fijibridge.synth.gan.data import carve_contacts, edge_profile, encode_mask
 
 
 def test_carve_contacts_cuts_a_seam_only_where_objects_touch():
@@ -24,3 +25,53 @@ def test_carve_contacts_cuts_a_seam_only_where_objects_touch():
     assert ndi.label(encode_mask(labels) > 0)[1] == 2
     mask = labels > 0
     assert np.array_equal(carve_contacts(mask), mask)  # a binary mask has no contacts to cut
+
+
+def _disk(shape=(64, 64), r=18):
+    yy, xx = np.mgrid[:shape[0], :shape[1]]
+    return (yy - shape[0] // 2) ** 2 + (xx - shape[1] // 2) ** 2 <= r * r
+
+
+def test_edge_profile_reads_the_ring_values_hand_built():
+    from scipy import ndimage as ndi
+
+    m = _disk()
+    inner = m & ~ndi.binary_erosion(m)            # outermost object pixels
+    outer = ndi.binary_dilation(m) & ~m           # first background pixels (4-connected)
+    img = np.full(m.shape, 10.0)                  # background 10
+    img[m] = 40.0                                 # objects 40
+    img[inner] = 30.0                             # edge pixels 2/3 of the way up
+    img[outer] = 20.0                             # first ring outside 1/3
+    p = edge_profile(img, m, rings=(-2, -1, 1, 2))
+    assert p[-2] == pytest.approx(1.0)
+    assert p[-1] == pytest.approx(2 / 3)
+    # ring +1 (distance <= 1) is exactly the 4-connected dilation ring
+    assert p[1] == pytest.approx(1 / 3)
+    assert p[2] == pytest.approx(0.0)
+
+
+def test_edge_profile_sees_a_softer_edge_3d():
+    from scipy import ndimage as ndi
+
+    zz, yy, xx = np.mgrid[:24, :40, :40]
+    m = (zz - 12) ** 2 + (yy - 20) ** 2 + (xx - 20) ** 2 <= 8 ** 2
+    sharp = edge_profile(m * 100.0 + 5, m)
+    soft = edge_profile(ndi.gaussian_filter(m * 100.0, 1.5) + 5, m)
+    assert sharp[-1] == pytest.approx(1.0) and sharp[1] == pytest.approx(0.0)
+    assert soft[-1] < 0.8 and soft[1] > 0.1 and soft[1] > soft[2]
+
+
+def test_edge_profile_bad_inputs_name_the_problem():
+    m = _disk()
+    with pytest.raises(ValueError, match="shape"):
+        edge_profile(np.zeros((10, 10)), m)
+    with pytest.raises(ValueError, match="all background"):
+        edge_profile(np.zeros(m.shape), np.zeros(m.shape))
+    with pytest.raises(ValueError, match="all foreground"):
+        edge_profile(np.zeros(m.shape), np.ones(m.shape))
+    with pytest.raises(ValueError, match="rings"):
+        edge_profile(m * 1.0, m, rings=(0, 1))
+    with pytest.raises(ValueError, match="background_margin"):
+        edge_profile(m * 1.0, m, background_margin=100)
+    with pytest.raises(ValueError, match="as bright"):
+        edge_profile(np.ones(m.shape), m)

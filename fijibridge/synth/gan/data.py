@@ -100,6 +100,50 @@ def carve_contacts(labels) -> np.ndarray:
     return out
 
 
+def edge_profile(image, mask, *, rings=(-2, -1, 1, 2), background_margin: float = 5.0) -> dict:
+    """Mean intensity in rings around the objects' edges, relative to the objects.
+
+    Ring ``-k`` holds the foreground pixels at distance ``k - 1 < d <= k`` from the
+    background (``-1``: the objects' outermost pixels), ring ``+k`` the background
+    pixels at that distance from the foreground (``1``: the first pixels outside).
+    Each value is ``(mean(ring) - bg) / (fg - bg)`` with ``fg`` the median inside the
+    mask and ``bg`` the median of pixels farther than ``background_margin`` px from it:
+    1 = as bright as the objects, 0 = as dark as the background.  Comparing a generated
+    image with the real one for the same mask shows whether the generator draws edges
+    that are too sharp or too soft, which moves the boundaries a segmenter trained on
+    generated images draws.  Works in 2D and 3D (distances in pixels/voxels).
+    """
+    from scipy import ndimage as ndi
+
+    image = np.asarray(image, dtype=np.float64)
+    m = np.asarray(mask) > 0
+    if image.shape != m.shape:
+        raise ValueError(f"image shape {image.shape} and mask shape {m.shape} differ; pass "
+                         "the mask of this image")
+    check_mask(m)
+    if m.all():
+        raise ValueError("mask is all foreground: there is no edge or background to measure")
+    rings = [int(k) for k in rings]
+    if 0 in rings:
+        raise ValueError(f"rings are signed distances >= 1 px from the edge; got {rings}")
+    d_in = ndi.distance_transform_edt(m)
+    d_out = ndi.distance_transform_edt(~m)
+    far = d_out > background_margin
+    if not far.any():
+        raise ValueError(f"no background pixel is farther than background_margin="
+                         f"{background_margin} px from the mask; lower it")
+    fg, bg = float(np.median(image[m])), float(np.median(image[far]))
+    if fg == bg:
+        raise ValueError("the image is as bright inside the mask as in the background: "
+                         "the edge profile is undefined")
+    out = {}
+    for k in rings:
+        d, where = (d_in, m) if k < 0 else (d_out, ~m)
+        ring = where & (d > abs(k) - 1) & (d <= abs(k))
+        out[k] = float((image[ring].mean() - bg) / (fg - bg)) if ring.any() else float("nan")
+    return out
+
+
 class IntensityScale:
     """Linear map of intensities [low, high] → [-1, 1] (clipped), and back.
 
