@@ -12,7 +12,8 @@
   grids, loss curves), :func:`load_generator`
 * :mod:`~fijibridge.synth.gan.inference` — :func:`generate_tiled`,
   :func:`generate_from_mask` (overlapping tiles, linear blending)
-* :mod:`~fijibridge.synth.gan.data` — sources, intensity scaling, patches (numpy)
+* :mod:`~fijibridge.synth.gan.data` — sources, intensity scaling, patches, contact seams,
+  :func:`edge_profile` (how bright generated edges are vs real ones) (numpy)
 * :mod:`~fijibridge.synth.gan.cli` — trainers for ``fijibridge train`` (no torch)
 
 Shipped model: ``models/pix2pix_nuclei2d`` (mask → Fluo-N2DL-HeLa-like nuclei image).
