@@ -257,20 +257,21 @@ def segment_eval(net, image, truth, min_sizes=()):
     probs = predict(image, net, roi_size=256)  # percentile 1 / 99.8, as in training
     labels = probabilities_to_labels(probs, **POST)
     truth = np.asarray(truth).astype(np.int32)
-    dice = pixel_metrics((truth > 0).astype(np.uint8), (labels > 0).astype(np.uint8),
-                         classes=[1])["per_class"][1]["dice"]
+
+    def fg_dice(lab):
+        return float(pixel_metrics((truth > 0).astype(np.uint8), (lab > 0).astype(np.uint8),
+                                   classes=[1])["per_class"][1]["dice"])
+
     errors = instance_errors(truth, labels, thresh=0.5)
     errors.pop("ids")
     by_size = {}
     for ms in min_sizes:
         lab = labels if ms == POST["min_size"] else \
             probabilities_to_labels(probs, **dict(POST, min_size=ms))
-        by_size[str(ms)] = {
-            "dice": float(pixel_metrics((truth > 0).astype(np.uint8), (lab > 0).astype(np.uint8),
-                                        classes=[1])["per_class"][1]["dice"]),
-            "instance_f1": float(match_instances(truth, lab)["f1"])}
+        by_size[str(ms)] = {"dice": fg_dice(lab),
+                            "instance_f1": float(match_instances(truth, lab)["f1"])}
     return {"_labels": labels, "by_min_size": by_size,
-            "dice": float(dice), "instance_f1": float(match_instances(truth, labels)["f1"]),
+            "dice": fg_dice(labels), "instance_f1": float(match_instances(truth, labels)["f1"]),
             "instance_f1_interior": float(match_instances(clear_border(truth),
                                                           clear_border(labels))["f1"]),
             "seg": seg_measure(truth, labels), "errors": errors}
@@ -819,10 +820,10 @@ def main(argv=None):
             f"{RECIPE_D['phantom_touching']}, overlapping {RECIPE_D['phantom_overlapping']}), "
             f"sampled uniformly over these {len(gen_masks)} images; parameters chosen from "
             "the training masks' statistics only (median radius 13.9 px, 12 % foreground, "
-            "almost no touching nuclei). pix2pix input everywhere ((c) and (d)): the label mask with a "
-            "1-px seam cut where two nuclei touch (the generator takes binary masks, so "
-            "without the seam touching nuclei would be drawn as one blob); targets keep the "
-            "full labels. (e), control for (d): the same batch mix and the same new masks as "
+            "almost no touching nuclei). pix2pix input everywhere ((c) and (d)): the label "
+            "mask with a 1-px seam cut where two nuclei touch (the generator takes binary "
+            "masks, so without the seam touching nuclei would be drawn as one blob); targets "
+            "keep the full labels. (e), control for (d): the same batch mix and the same new masks as "
             "(d), but rendered with the microscope model of (b) (same calibration to the "
             "training frames, fed the same seam-carved masks as the generator) instead of "
             "pix2pix; 'controls' says whether d > e (mean and per seed), i.e. whether (d)'s "
