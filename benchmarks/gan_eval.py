@@ -547,7 +547,8 @@ def _plots(methods, held_imgs, held_masks, p1, p2, scale, name="gan_eval"):
 
 
 def _plot_selected(sp, p2, name="gan_eval"):
-    """Validation F1 vs smallest-object size (the choice) beside held-out F1 vs the same."""
+    """Validation F1 vs smallest-object size (the choice) beside held-out F1 vs the same,
+    all conditions and zoomed on those trained with real frames."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -555,22 +556,25 @@ def _plot_selected(sp, p2, name="gan_eval"):
 
     from fijibridge._core.atomic import atomic_path
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
-    val = sp["validation_f1_by_min_size"]
-    for c, curve in val.items():
-        ms = [int(k) for k in curve]
-        axes[0].plot(ms, list(curve.values()), "o-", color=f"C{CONDITIONS.index(c)}", label=c)
     seeds = list(p2["per_seed"])
+    held = {}
     for c in p2["mean"]:
         grid = list(p2["per_seed"][seeds[0]][c]["hela_by_min_size"])
-        f1 = [np.mean([p2["per_seed"][s][c]["hela_by_min_size"][ms]["instance_f1"]
-                       for s in seeds]) for ms in grid]
-        axes[1].plot([int(g) for g in grid], f1, "o-", color=f"C{CONDITIONS.index(c)}", label=c)
-    for ax, t in zip(axes, (f"validation frames (choice by a_real: {sp['min_size']} px)",
-                            f"held-out frames {sp['held_out_frames']} (not used for the choice)")):
+        held[c] = {ms: float(np.mean([p2["per_seed"][s][c]["hela_by_min_size"][ms]
+                                      ["instance_f1"] for s in seeds])) for ms in grid}
+    with_real = [c for c in held if c.startswith(("a_", "d_", "e_"))]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3.6))
+    panels = [(sp["validation_f1_by_min_size"],
+               f"validation frames (choice by a_real: {sp['min_size']} px)"),
+              (held, f"held-out frames {sp['held_out_frames']} (not used for the choice)"),
+              ({c: held[c] for c in with_real}, "held-out, conditions with real frames")]
+    for ax, (curves, title) in zip(axes, panels):
+        for c, curve in curves.items():
+            ax.plot([int(k) for k in curve], list(curve.values()), "o-",
+                    color=f"C{CONDITIONS.index(c)}", label=c)
         ax.axvline(sp["min_size"], color="0.5", lw=0.8, ls="--")
         ax.set_xlabel("smallest object kept (px)")
-        ax.set_title(t, fontsize=9)
+        ax.set_title(title, fontsize=9)
     axes[0].set_ylabel("HeLa instance F1 (mean over seeds)")
     axes[1].legend(fontsize=7)
     fig.tight_layout()
