@@ -617,7 +617,45 @@ SELECT_RECIPE_KEYS = ("network", "targets", "loss", "optimiser", "augment", "nor
                       "postprocessing", "e_rendering")
 
 
-def selected_post(validation, result, grid_key="hela_by_min_size"):
+def _load_run(name, flag):
+    """The stored usefulness run benchmarks/results/NAME.json, or a clear exit."""
+    path = RESULTS / f"{name}.json"
+    if not path.is_file():
+        raise SystemExit(f"{flag} {name}: no {path}; run gan_eval.py --name {name} first")
+    run = json.loads(path.read_text())
+    if "usefulness" not in run:
+        raise SystemExit(f"{flag} {name}: {path} has no usefulness part (it was run with "
+                         "--skip-usefulness)")
+    return run
+
+
+def check_validation(validation, held, steps, recipe):
+    """Raise ValueError unless ``validation`` may choose for a run with these held-out
+    frames, steps and recipe: it must not have touched the held-out frames, and its steps
+    and recipe must be this run's (``d_generated_masks`` is compared on its RECIPE_D part:
+    the mask counts depend on the number of training frames)."""
+    vu = validation["usefulness"]
+    used = set(held) & (set(validation["held_out_frames"]) | set(validation["train_frames"]))
+    if used:
+        raise ValueError(f"--select-post: the validation run used held-out frames "
+                         f"{sorted(used)}; rerun it with --held-out 12,13,14,15 --exclude "
+                         + ",".join(str(f) for f in sorted(held)))
+    if vu["steps"] != steps:
+        raise ValueError(f"--select-post: validation run has {vu['steps']} steps, this run "
+                         f"{steps}")
+    differ = [k for k in SELECT_RECIPE_KEYS if vu["recipe"].get(k) != recipe.get(k)]
+    differ += [f"d_generated_masks.{k}" for k in RECIPE_D
+               if json.dumps(vu["recipe"]["d_generated_masks"].get(k))
+               != json.dumps(recipe["d_generated_masks"].get(k))]
+    if differ:
+        raise ValueError(f"--select-post: recipe entries {differ} differ from the validation "
+                         "run's; rerun the validation with this recipe")
+    if any("a_real" not in rows for rows in vu["per_seed"].values()):
+        raise ValueError("--select-post: the validation run must have condition a_real for "
+                         "every seed")
+
+
+def selected_post(validation, result):
     """Post-processing chosen on validation frames and the held-out scores it gives.
 
     ``validation`` is the JSON of a run evaluated on validation frames (training frames
@@ -626,23 +664,9 @@ def selected_post(validation, result, grid_key="hela_by_min_size"):
     baseline (ties: the smaller value), so the choice favours no condition with generated
     data.  Applied to HeLa only: the DSB image (other pixel size, nuclei from 25 px) has no
     validation image and keeps the a-priori value."""
+    grid_key = "hela_by_min_size"
     vu, u = validation["usefulness"], result["usefulness"]
-    held = set(result["held_out_frames"])
-    used = held & (set(validation["held_out_frames"]) | set(validation["train_frames"]))
-    if used:
-        raise ValueError(f"--select-post: the validation run used held-out frames "
-                         f"{sorted(used)}; rerun it with --held-out 12,13,14,15 --exclude "
-                         + ",".join(str(f) for f in sorted(held)))
-    if vu["steps"] != u["steps"]:
-        raise ValueError(f"--select-post: validation run has {vu['steps']} steps, this run "
-                         f"{u['steps']}")
-    differ = [k for k in SELECT_RECIPE_KEYS if vu["recipe"].get(k) != u["recipe"].get(k)]
-    differ += [f"d_generated_masks.{k}" for k in RECIPE_D
-               if json.dumps(vu["recipe"]["d_generated_masks"].get(k))
-               != json.dumps(u["recipe"]["d_generated_masks"].get(k))]
-    if differ:
-        raise ValueError(f"--select-post: recipe entries {differ} differ from the validation "
-                         "run's; rerun the validation with this recipe")
+    check_validation(validation, result["held_out_frames"], u["steps"], u["recipe"])
     vseeds = vu["per_seed"]
     if any("a_real" not in rows for rows in vseeds.values()):
         raise ValueError("--select-post: the validation run must have condition a_real for "
@@ -708,6 +732,7 @@ def main(argv=None):
     ap.add_argument("--name", default="gan_eval",
                     help="prefix of the files in benchmarks/results (default gan_eval)")
     args = ap.parse_args(argv)
+    validation = _load_run(args.select_post, "--select-post") if args.select_post else None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     import torch
 
@@ -780,9 +805,14 @@ def main(argv=None):
         unknown = sorted(set(conditions) - set(CONDITIONS))
         if unknown:
             raise SystemExit(f"--conditions: unknown {unknown}; choose from {list(CONDITIONS)}")
+        if validation is not None:  # checked now, not after hours of training
+            try:
+                check_validation(validation, held, args.steps, json.loads(json.dumps(recipe)))
+            except ValueError as e:
+                raise SystemExit(str(e)) from None
         done = {}
         for name in (args.reuse.split(",") if args.reuse else []):
-            prev = json.loads((RESULTS / f"{name}.json").read_text())["usefulness"]
+            prev = _load_run(name, "--reuse")["usefulness"]
             for s, rows in _reusable(prev, json.loads(json.dumps(recipe)), args.steps,
                                      name).items():
                 clash = sorted(set(done.get(s, {})) & set(rows))
@@ -798,9 +828,8 @@ def main(argv=None):
         p2["minutes_train_and_eval_this_run"] = round((time.monotonic() - t0) / 60, 2)
         p2["recipe"] = recipe
         result["usefulness"] = p2
-        if args.select_post:
-            result["selected_post"] = selected_post(
-                json.loads((RESULTS / f"{args.select_post}.json").read_text()), result)
+        if validation is not None:
+            result["selected_post"] = selected_post(validation, result)
             log.info("selected post-processing: %s", {k: result["selected_post"][k] for k in
                                                       ("min_size", "mean", "targets")})
         result["usefulness_note"] = (
