@@ -75,3 +75,64 @@ def test_edge_profile_bad_inputs_name_the_problem():
         edge_profile(m * 1.0, m, background_margin=100)
     with pytest.raises(ValueError, match="as bright"):
         edge_profile(np.ones(m.shape), m)
+
+
+def test_grow_some_grows_the_chosen_objects_by_one_pixel_and_never_joins_them():
+    from scipy import ndimage as ndi
+
+    from fijibridge.synth.gan.data import grow_some
+
+    lab = np.zeros((20, 30), np.int32)
+    lab[4:10, 4:10] = 1
+    lab[4:10, 11:17] = 2          # one background column (10) between 1 and 2
+    lab[14:18, 22:26] = 3
+    before = lab.copy()
+    all_grown = grow_some(lab, 1.0, rng=0)
+    assert np.array_equal(lab, before)                       # input untouched
+    assert (all_grown[4:10, 10] == 0).all()                  # no new contact between 1 and 2
+    ring3 = ndi.binary_dilation(lab == 3) & ~(lab == 3)      # 4-connected ring
+    assert (all_grown[ring3] == 3).all() and (all_grown == 3).sum() == 16 + 16
+    assert (all_grown[3, 4:10] == 1).all() and all_grown[3, 3] == 0  # no diagonal growth
+    assert np.array_equal(grow_some(lab, 0.0, rng=0), lab)
+    # a fraction of many objects: about that share grows, the same for the same rng
+    many = ndi.label(np.kron(np.eye(40, dtype=np.uint8)[:, :40] | np.eye(40, k=20,
+                                                                         dtype=np.uint8),
+                             np.ones((4, 4), np.uint8)))[0]
+    a, b = grow_some(many, 0.3, rng=5), grow_some(many, 0.3, rng=5)
+    assert np.array_equal(a, b)
+    grew = [i for i in range(1, many.max() + 1) if (a == i).sum() > (many == i).sum()]
+    assert 0.1 < len(grew) / many.max() < 0.5
+    zz, yy, xx = np.mgrid[:12, :12, :12]
+    ball = ((zz - 6) ** 2 + (yy - 6) ** 2 + (xx - 6) ** 2 <= 9).astype(np.uint16)
+    g3 = grow_some(ball, 1.0, rng=0)
+    assert g3.dtype == np.uint16 and (g3 > 0).sum() > (ball > 0).sum()
+
+
+def test_fit_growth_recovers_the_mixing_fraction():
+    from fijibridge.synth.gan.data import fit_growth
+
+    as_is = {-2: 0.69, -1: 0.40, 1: 0.17, 2: 0.07}
+    grown = {-2: 0.86, -1: 0.64, 1: 0.37, 2: 0.17}
+    real = {k: 0.7 * as_is[k] + 0.3 * grown[k] for k in as_is}
+    assert fit_growth(real, as_is, grown) == pytest.approx(0.3)
+    assert fit_growth(grown, as_is, grown) == pytest.approx(1.0)
+    too_bright = {k: v + 1 for k, v in grown.items()}
+    assert fit_growth(too_bright, as_is, grown) == 1.0          # clipped to [0, 1]
+
+
+def test_grow_some_and_fit_growth_bad_inputs_name_the_problem():
+    from fijibridge.synth.gan.data import fit_growth, grow_some
+
+    lab = np.zeros((8, 8), np.int32)
+    lab[2:5, 2:5] = 1
+    with pytest.raises(ValueError, match="integer instance image"):
+        grow_some(lab > 0, 0.5)
+    with pytest.raises(ValueError, match=r"fraction must be in \[0, 1\]"):
+        grow_some(lab, 1.5)
+    p = {-1: 0.4, 1: 0.2}
+    with pytest.raises(ValueError, match="no ring in common"):
+        fit_growth(p, {2: 0.1}, p)
+    with pytest.raises(ValueError, match="NaN"):
+        fit_growth(p, {-1: float("nan"), 1: 0.1}, p)
+    with pytest.raises(ValueError, match="nothing to fit"):
+        fit_growth(p, p, dict(p))

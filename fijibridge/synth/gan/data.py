@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["read_source", "encode_mask", "check_mask", "IntensityScale", "PatchSampler",
-           "phantom_masks"]
+           "phantom_masks", "carve_contacts", "edge_profile", "grow_some", "fit_growth"]
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +143,67 @@ def edge_profile(image, mask, *, rings=(-2, -1, 1, 2), background_margin: float 
         out[k] = float((image[ring].mean() - bg) / (fg - bg)) if ring.any() else float("nan")
     return out
 
+
+
+def grow_some(labels, fraction: float, *, rng=None) -> np.ndarray:
+    """Instance labels with a random ``fraction`` of the objects grown by one pixel.
+
+    A mask → image generator can draw its objects a little smaller than the mask it was
+    given (:func:`edge_profile` of its images darker at the edge than that of real
+    images with the same masks); a segmenter trained on such pairs then draws objects
+    too large on real images.  Growing some objects of the generator's *input* by 1 px
+    (each object either as drawn or grown, so none gets ragged edges; the training
+    targets keep the original labels) moves the drawn edges out by ``fraction`` px on
+    average.  :func:`fit_growth` finds the fraction from edge profiles.  Objects grow
+    into background only (4-connected in 2D, 6-connected in 3D), never into each other.
+    Works in 2D and 3D.
+    """
+    from scipy import ndimage as ndi
+
+    labels = np.asarray(labels)
+    if labels.dtype == bool or labels.dtype.kind not in "iu":
+        raise ValueError(f"labels must be an integer instance image; got dtype "
+                         f"{labels.dtype} (label a binary mask with scipy.ndimage.label first)")
+    fraction = float(fraction)
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"fraction must be in [0, 1]; got {fraction}")
+    ids = np.unique(labels[labels > 0])
+    rng = np.random.default_rng(rng)
+    chosen = ids[rng.random(len(ids)) < fraction]
+    if not len(chosen):
+        return labels.copy()
+    grown = np.where(np.isin(labels, chosen), labels, 0)
+    cross = ndi.generate_binary_structure(labels.ndim, 1)
+    bigger = ndi.grey_dilation(grown, footprint=cross)
+    # a pixel between two grown objects goes to neither (no new contacts)
+    big = int(grown.max()) + 1
+    smaller = ndi.grey_erosion(np.where(grown > 0, grown, big).astype(np.int64),
+                               footprint=cross)
+    out = labels.copy()
+    new = (labels == 0) & (bigger > 0) & (bigger == smaller)
+    out[new] = bigger[new]
+    return out
+
+
+def fit_growth(real: dict, as_is: dict, grown: dict) -> float:
+    """The fraction ``p`` in [0, 1] for :func:`grow_some` with which the generator's edge
+    profile best matches the real one: least squares of ``(1 - p) * as_is + p * grown``
+    against ``real`` over their common rings (:func:`edge_profile` dicts of real images,
+    of images generated from the masks as they are, and from the masks all grown by
+    1 px)."""
+    rings = sorted(set(real) & set(as_is) & set(grown))
+    if not rings:
+        raise ValueError("the three edge profiles have no ring in common; compute them "
+                         "with the same rings")
+    r, a, g = (np.array([d[k] for k in rings], float) for d in (real, as_is, grown))
+    if not np.all(np.isfinite(np.concatenate([r, a, g]))):
+        raise ValueError(f"an edge profile has NaN rings ({rings}); use masks whose objects "
+                         "are large enough for every ring")
+    step = g - a
+    if not np.any(step):
+        raise ValueError("growing the masks did not change the generated edges: nothing "
+                         "to fit")
+    return float(np.clip(np.dot(r - a, step) / np.dot(step, step), 0.0, 1.0))
 
 class IntensityScale:
     """Linear map of intensities [low, high] → [-1, 1] (clipped), and back.
