@@ -17,7 +17,8 @@ log = logging.getLogger(__name__)
 _TIFF = (".tif", ".tiff")
 
 
-def read_source(spec: str, *, spatial_dims: int, base=Path(".")) -> tuple[list[np.ndarray], list[str]]:
+def read_source(spec: str, *, spatial_dims: int,
+                base=Path(".")) -> tuple[list[np.ndarray], list[str]]:
     """Samples of ``spatial_dims`` dimensions from a TIFF file, folder or ``sample:NAME``.
 
     A file with one axis more than ``spatial_dims`` (T×Y×X for 2D, T×Z×Y×X for 3D) gives
@@ -288,7 +289,8 @@ class PatchSampler:
     def _augment(self, arrays):
         if not self.augment:
             return arrays
-        k = int(self.rng.integers(4)) if self.patch[-1] == self.patch[-2] else 2 * int(self.rng.integers(2))
+        square = self.patch[-1] == self.patch[-2]
+        k = int(self.rng.integers(4)) if square else 2 * int(self.rng.integers(2))
         flip = bool(self.rng.integers(2))
         out = []
         for a in arrays:
@@ -308,8 +310,10 @@ class PatchSampler:
                                                   None if self.fg_a is None else self.fg_a[i]))
             else:
                 j = int(self.rng.integers(len(self.b)))
-                (pa,) = self._augment(self._crop([self.a[i]], None if self.fg_a is None else self.fg_a[i]))
-                (pb,) = self._augment(self._crop([self.b[j]], None if self.fg_b is None else self.fg_b[j]))
+                fa = None if self.fg_a is None else self.fg_a[i]
+                fb = None if self.fg_b is None else self.fg_b[j]
+                (pa,) = self._augment(self._crop([self.a[i]], fa))
+                (pb,) = self._augment(self._crop([self.b[j]], fb))
             xa.append(pa)
             xb.append(pb)
         return np.stack(xa)[:, None].astype(np.float32), np.stack(xb)[:, None].astype(np.float32)
