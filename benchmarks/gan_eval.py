@@ -202,9 +202,12 @@ def _pairs(images, masks):
             for im, m in zip(images, masks)]
 
 
-def train_unet(sources, *, steps, seed):
-    """Train the boundary-head U-Net.  ``sources`` is a list of ``(pairs, n)``: each
-    batch takes ``n`` patches from that list of (normalised image, labels) pairs."""
+def train_unet(schedule, *, steps, seed):
+    """Train the boundary-head U-Net.  ``schedule`` is a list of ``(fraction, sources)``
+    run one after the other, each over that fraction of the steps (one cosine learning-rate
+    schedule over all of them); ``sources`` is a list of ``(pairs, n)``: each batch takes
+    ``n`` patches from that list of (normalised image, labels) pairs.  Every condition
+    here uses one phase; ``gan_eval_variants.py`` tries others."""
     import torch
 
     from fijibridge.segment.augment import Augmenter
@@ -212,8 +215,17 @@ def train_unet(sources, *, steps, seed):
     from fijibridge.segment.networks import UNet
     from fijibridge.segment.targets import labels_to_boundary_classes
 
-    if sum(n for _, n in sources) != BATCH:
-        raise ValueError(f"sources must fill a batch of {BATCH}; got {[n for _, n in sources]}")
+    if abs(sum(f for f, _ in schedule) - 1.0) > 1e-9:
+        raise ValueError(f"schedule fractions must add up to 1; got "
+                         f"{[f for f, _ in schedule]}")
+    for _, sources in schedule:
+        if sum(n for _, n in sources) != BATCH:
+            raise ValueError(f"sources must fill a batch of {BATCH}; got "
+                             f"{[n for _, n in sources]}")
+    ends = np.round(np.cumsum([f for f, _ in schedule]) * steps).astype(int)
+    ends[-1] = steps
+    phase = [sources for (_, sources), end, start in
+             zip(schedule, ends, np.r_[0, ends[:-1]]) for _ in range(start, end)]
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     net = UNet(**UNET)
@@ -223,9 +235,9 @@ def train_unet(sources, *, steps, seed):
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
     net.train()
     losses = []
-    for _ in range(steps):
+    for step in range(steps):
         xs, ys = [], []
-        for pairs, n in sources:
+        for pairs, n in phase[step]:
             for _ in range(n):
                 img, lab = pairs[int(rng.integers(len(pairs)))]
                 a, b = aug(img, lab, rng=rng)
@@ -317,14 +329,15 @@ def part2(held_imgs, held_masks, train_imgs, train_masks, pix_train, micro_train
     not rerun, and only the missing conditions are trained.  Seeds in ``done`` that are not
     in ``seeds`` are kept too."""
     real = _pairs(train_imgs, train_masks)
-    sets = {
-        "a_real": [(real, BATCH)],
-        "b_microscope_model": [(_pairs(micro_train, train_masks), BATCH)],
-        "c_pix2pix": [(_pairs(pix_train, train_masks), BATCH)],
-        "d_real_plus_pix2pix_new_masks": [(real, BATCH // 2),
-                                          (_pairs(gen_imgs, gen_masks), BATCH - BATCH // 2)],
-        "e_real_plus_microscope_new_masks": [(real, BATCH // 2),
-                                             (_pairs(micro_gen, gen_masks), BATCH - BATCH // 2)],
+    half = BATCH // 2
+    sets = {  # one phase each: (fraction of the steps, sources)
+        "a_real": [(1.0, [(real, BATCH)])],
+        "b_microscope_model": [(1.0, [(_pairs(micro_train, train_masks), BATCH)])],
+        "c_pix2pix": [(1.0, [(_pairs(pix_train, train_masks), BATCH)])],
+        "d_real_plus_pix2pix_new_masks": [(1.0, [(real, half),
+                                                 (_pairs(gen_imgs, gen_masks), BATCH - half)])],
+        "e_real_plus_microscope_new_masks": [(1.0, [(real, half), (_pairs(micro_gen, gen_masks),
+                                                                   BATCH - half)])],
     }
     assert tuple(sets) == CONDITIONS
     conds = [c for c in CONDITIONS if c in conditions]
@@ -336,11 +349,11 @@ def part2(held_imgs, held_masks, train_imgs, train_masks, pix_train, micro_train
         if rows:
             reused[str(seed)] = sorted(rows)
             log.info("seed %d: kept %s from the earlier run", seed, sorted(rows))
-        for name, sources in sets.items():
+        for name, schedule in sets.items():
             if name in rows or name not in conds:
                 continue
             t0 = time.monotonic()
-            net, last_loss = train_unet(sources, steps=steps, seed=seed)
+            net, last_loss = train_unet(schedule, steps=steps, seed=seed)
             train_min = (time.monotonic() - t0) / 60
             t0 = time.monotonic()
             hela = [segment_eval(net, im, m, MIN_SIZE_GRID)
