@@ -14,6 +14,7 @@ optimiser, seeds, new masks and ``train_unet``; only what varies is named:
 * ``d_growth``: (d) with the generator's input calibrated by
   ``fijibridge.synth.gan.data.grow_some`` / ``fit_growth`` on the training frames (the
   generator draws nuclei slightly inside their masks; see its edge profile).
+* ``--steps 3000``: any of these at twice gan_eval's steps.
 
 Beside Dice and F1 it reports, per variant, Dice at foreground thresholds 0.4-0.7 and the
 pixels of the Dice error split into objects the reference lacks ("extra"), objects it has
@@ -172,6 +173,38 @@ def summary(rows):
     return out
 
 
+def plot(summary, path):
+    """Validation Dice and F1 of each variant: one dot per seed, a bar for the mean."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from fijibridge._core.atomic import atomic_path
+
+    names = list(summary)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+    for ax, key, per in ((axes[0], "dice", "per_seed_dice"),
+                         (axes[1], "instance_f1", "per_seed_f1")):
+        x = np.arange(len(names))
+        ax.bar(x, [summary[n][key] for n in names], 0.6, color="0.8")
+        for i, n in enumerate(names):
+            ax.plot([i] * len(summary[n][per]), list(summary[n][per].values()), "k.", ms=6)
+        base = [summary[n][key] for n in names if n.startswith("a@")]
+        if base:
+            ax.axhline(base[0], color="C0", lw=0.8, ls="--", label="(a) real, 1500 steps")
+            ax.legend(fontsize=7)
+        vals = [v for n in names for v in summary[n][per].values()]
+        ax.set_ylim(min(vals) - 0.002, max(vals) + 0.002)
+        ax.set_xticks(x, names, rotation=30, ha="right", fontsize=7)
+        ax.set_title(f"HeLa validation frames {VALIDATION}: {key} (min size {MIN_SIZE} px)",
+                     fontsize=9)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=90, format="png")
+    plt.close(fig)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--variants", default=",".join(VARIANTS))
@@ -189,16 +222,18 @@ def main(argv=None):
     have = {(r["variant"], r["seed"], r["steps"]) for r in prev["rows"]}
     jobs = [(v, int(s), args.steps) for s in args.seeds.split(",") for v in variants
             if (v, int(s), args.steps) not in have]
-    rows = list(prev["rows"])
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "data.npz"
-        growth = make_data(path)
-        log.info("generator input growth fitted on frames %s: %s", TRAIN, growth["fraction"])
-        with mp.get_context("spawn").Pool(args.workers) as pool:
-            for r in pool.imap_unordered(job, [j + (path,) for j in jobs]):
-                rows.append(r)
-                log.info("%s seed %d, %d steps: %s", r["variant"], r["seed"], r["steps"],
-                         r["by_min_size"][str(MIN_SIZE)])
+    rows, growth = list(prev["rows"]), prev.get("growth")
+    if jobs:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "data.npz"
+            growth = make_data(path)
+            log.info("generator input growth fitted on frames %s: %s", TRAIN,
+                     growth["fraction"])
+            with mp.get_context("spawn").Pool(args.workers) as pool:
+                for r in pool.imap_unordered(job, [j + (path,) for j in jobs]):
+                    rows.append(r)
+                    log.info("%s seed %d, %d steps: %s", r["variant"], r["seed"], r["steps"],
+                             r["by_min_size"][str(MIN_SIZE)])
     from fijibridge._core.atomic import atomic_write_text
 
     result = {"protocol": f"train HeLa frames {TRAIN}, score {VALIDATION}, smallest object "
@@ -208,6 +243,7 @@ def main(argv=None):
                            for v, (p, k) in VARIANTS.items()},
               "growth": growth, "summary": summary(rows), "rows": rows}
     atomic_write_text(args.out, json.dumps(result, indent=1))
+    plot(result["summary"], args.out.with_suffix(".png"))
     for k, v in result["summary"].items():
         log.info("%s: Dice %.4f F1 %.4f (seeds %s)", k, v["dice"], v["instance_f1"], v["seeds"])
     return result
