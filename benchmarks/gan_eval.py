@@ -282,7 +282,7 @@ def segment_eval(net, image, truth, min_sizes=()):
             probabilities_to_labels(probs, **dict(POST, min_size=ms))
         by_size[str(ms)] = {"dice": fg_dice(lab),
                             "instance_f1": float(match_instances(truth, lab)["f1"])}
-    return {"_labels": labels, "by_min_size": by_size,
+    return {"_labels": labels, "_probs": probs, "by_min_size": by_size,
             "dice": fg_dice(labels), "instance_f1": float(match_instances(truth, labels)["f1"]),
             "instance_f1_interior": float(match_instances(clear_border(truth),
                                                           clear_border(labels))["f1"]),
@@ -362,7 +362,7 @@ def part2(held_imgs, held_masks, train_imgs, train_masks, pix_train, micro_train
             if seed == all_seeds[0] and len(hela) > 1:
                 overlay[name] = hela[1]["_labels"]
             for h in hela + [d]:
-                del h["_labels"]
+                del h["_labels"], h["_probs"]
             rows[name] = {"hela_dice": float(np.mean([h["dice"] for h in hela])),
                           "hela_instance_f1": float(np.mean([h["instance_f1"] for h in hela])),
                           "dsb_dice": d["dice"], "dsb_instance_f1": d["instance_f1"],

@@ -127,7 +127,7 @@ def job(args):
 
     torch.set_num_threads(1)
     import gan_eval as ge
-    from fijibridge.segment.inference import predict, probabilities_to_labels
+    from fijibridge.segment.inference import probabilities_to_labels
 
     phases, kind = VARIANTS[variant]
     real, gen = _load(path, "real"), _load(path, kind)
@@ -140,11 +140,10 @@ def job(args):
     by_size = {ms: {k: float(np.mean([r["by_min_size"][ms][k] for r in rows]))
                     for k in ("dice", "instance_f1")} for ms in rows[0]["by_min_size"]}
     by_thr, err = {}, {}
-    for im, truth in val:
-        probs = predict(im, net, roi_size=256)
+    for r, (_, truth) in zip(rows, val):
         for t in THRESHOLDS:
-            lab = probabilities_to_labels(probs, **dict(ge.POST, threshold=t,
-                                                        min_size=MIN_SIZE))
+            lab = probabilities_to_labels(r["_probs"], **dict(ge.POST, threshold=t,
+                                                              min_size=MIN_SIZE))
             e = dice_errors(truth, lab)
             by_thr.setdefault(str(t), []).append(
                 2 * e["tp"] / (2 * e["tp"] + sum(v for k, v in e.items() if k != "tp")))

@@ -145,7 +145,6 @@ def edge_profile(image, mask, *, rings=(-2, -1, 1, 2), background_margin: float 
     return out
 
 
-
 def grow_some(labels, fraction: float, *, rng=None) -> np.ndarray:
     """Instance labels with a random ``fraction`` of the objects grown by one pixel.
 
@@ -205,6 +204,7 @@ def fit_growth(real: dict, as_is: dict, grown: dict) -> float:
         raise ValueError("growing the masks did not change the generated edges: nothing "
                          "to fit")
     return float(np.clip(np.dot(r - a, step) / np.dot(step, step), 0.0, 1.0))
+
 
 class IntensityScale:
     """Linear map of intensities [low, high] → [-1, 1] (clipped), and back.
