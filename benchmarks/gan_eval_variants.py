@@ -66,8 +66,7 @@ def make_data(path):
     torch.set_num_threads(1)
     import gan_eval as ge
     from fijibridge.data import load_sample
-    from fijibridge.synth.gan.data import carve_contacts, edge_profile, fit_growth, grow_some
-    from fijibridge.synth.gan.inference import generate_from_mask
+    from fijibridge.synth.gan.data import fit_growth, grow_some
     from fijibridge.synth.gan.training import load_generator
 
     imgs, masks = load_sample("hela").data, load_sample("hela_mask").data
@@ -75,16 +74,12 @@ def make_data(path):
     tm = [np.asarray(masks[i]).astype(np.int32) for i in TRAIN]
     ti = [imgs[i] for i in TRAIN]
 
-    def draw(m, growth=0.0, k=0):
-        m = grow_some(m, growth, rng=1000 + k) if growth else m
-        return generate_from_mask(carve_contacts(m), net, meta, tile=256)
+    def draw(m, growth=0.0, k=0):  # gan_eval's pix2pix rendering of the grown input
+        return ge.render(grow_some(m, growth, rng=1000 + k) if growth else m, net, meta)
 
-    def profile(images):
-        rows = [edge_profile(im, m) for im, m in zip(images, tm)]
-        return {str(r): float(np.mean([p[r] for p in rows])) for r in rows[0]}
-
-    prof = {"real": profile(ti), "as_is": profile([draw(m) for m in tm]),
-            "all_grown": profile([draw(m, 1.0) for m in tm])}
+    prof = {"real": ge._mean_edge_profile(ti, tm),
+            "as_is": ge._mean_edge_profile([draw(m) for m in tm], tm),
+            "all_grown": ge._mean_edge_profile([draw(m, 1.0) for m in tm], tm)}
     growth = round(fit_growth(prof["real"], prof["as_is"], prof["all_grown"]), 3)
     gen_masks, _ = ge.new_masks(tm)
     data = {}
