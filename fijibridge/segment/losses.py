@@ -10,6 +10,10 @@ All losses take network outputs (logits, ``(N, C, *spatial)``) and a target:
 
 They work unchanged for 2D and 3D.  Reduction is the mean over the batch.
 
+``CrossEntropyLoss`` and ``DiceLoss`` take ``ignore_index``: pixels whose class-index
+target equals it take no part in the loss (labels that are unsure there, e.g. the edges of
+objects in generated images).
+
 References
 ----------
 .. [1] Milletari F, Navab N, Ahmadi S-A (2016). V-Net: fully convolutional neural
@@ -70,6 +74,30 @@ def to_one_hot(target: torch.Tensor, num_classes: int) -> torch.Tensor:
     return out.scatter_(1, idx, 1.0)
 
 
+def _split_ignored(input: torch.Tensor, target: torch.Tensor, ignore_index: int | None
+                   ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``(target with ignored pixels set to class 0, valid mask (N, 1, *spatial))``; the mask
+    is ``None`` when ``ignore_index`` is ``None`` (the target is then left as it is)."""
+    if ignore_index is None:
+        return target, None
+    if target.is_floating_point() or target.dim() not in (input.dim() - 1, input.dim()) or \
+            (target.dim() == input.dim() and target.shape[1] != 1):
+        raise ValueError("ignore_index needs class-index targets (N, *spatial) or "
+                         f"(N, 1, *spatial) of an integer type; got {target.dtype} "
+                         f"{tuple(target.shape)}")
+    if target.dim() == input.dim() - 1:
+        target = target.unsqueeze(1)
+    valid = target != ignore_index
+    return torch.where(valid, target, torch.zeros_like(target)), valid
+
+
+def _check_ignore_index(ignore_index):
+    if ignore_index is not None and (isinstance(ignore_index, bool)
+                                     or not isinstance(ignore_index, int)):
+        raise ValueError(f"ignore_index must be an integer or None; got {ignore_index!r}")
+    return ignore_index
+
+
 def _probs(logits: torch.Tensor) -> torch.Tensor:
     return torch.sigmoid(logits) if logits.shape[1] == 1 else torch.softmax(logits, dim=1)
 
@@ -90,15 +118,18 @@ class BCELoss(nn.Module):
 
 
 class CrossEntropyLoss(nn.Module):
-    """Softmax cross-entropy; ``weight`` is an optional per-class weight list."""
+    """Softmax cross-entropy; ``weight`` is an optional per-class weight list; pixels whose
+    class index is ``ignore_index`` are left out of the mean."""
 
-    def __init__(self, *, weight: list[float] | None = None):
+    def __init__(self, *, weight: list[float] | None = None, ignore_index: int | None = None):
         super().__init__()
         if weight is not None and (len(weight) == 0 or any(not w >= 0 for w in weight)):
             raise ValueError(f"weight must be a non-empty list of numbers >= 0; got {weight!r}")
         self.weight = None if weight is None else list(map(float, weight))
+        self.ignore_index = _check_ignore_index(ignore_index)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        target, valid = _split_ignored(input, target, self.ignore_index)
         input, target = _check_pair(input, target)
         if input.shape[1] == 1:
             raise ValueError("CrossEntropyLoss needs >= 2 classes; use BCELoss for 1 channel")
@@ -112,7 +143,10 @@ class CrossEntropyLoss(nn.Module):
         per = -(target * logp)
         if w is not None:
             per = per * w.view(1, -1, *([1] * (input.dim() - 2)))
-        return per.sum(1).mean()
+        if valid is None:
+            return per.sum(1).mean()
+        valid = valid[:, 0].to(per.dtype)
+        return (per.sum(1) * valid).sum() / valid.sum().clamp_min(1.0)
 
 
 class DiceLoss(nn.Module):
@@ -127,20 +161,28 @@ class DiceLoss(nn.Module):
     batch : bool
         Sum over the whole batch before dividing (stabler for small objects) instead of
         per image.
+    ignore_index : int, optional
+        Class index whose pixels count neither in ``P`` nor in ``T`` (class-index
+        targets only).
     """
 
     def __init__(self, *, smooth: float = 1.0, include_background: bool = True,
-                 batch: bool = False):
+                 batch: bool = False, ignore_index: int | None = None):
         super().__init__()
         if not smooth >= 0:
             raise ValueError(f"smooth must be >= 0; got {smooth!r}")
         self.smooth = float(smooth)
         self.include_background = bool(include_background)
         self.batch = bool(batch)
+        self.ignore_index = _check_ignore_index(ignore_index)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        target, valid = _split_ignored(input, target, self.ignore_index)
         input, target = _check_pair(input, target)
         p = _probs(input)
+        if valid is not None:
+            valid = valid.to(p.dtype)
+            p, target = p * valid, target * valid
         if p.shape[1] > 1 and not self.include_background:
             p, target = p[:, 1:], target[:, 1:]
         dims = tuple(range(2, p.dim()))

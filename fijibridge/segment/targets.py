@@ -2,7 +2,9 @@
 
 ``labels_to_boundary_classes`` gives the 3-class target of ``head="boundary"``
 (0 background, 1 interior, 2 boundary); ``labels_to_distance`` the 2-channel target of
-``head="distance"`` (foreground, normalised distance to the object edge).
+``head="distance"`` (foreground, normalised distance to the object edge);
+``edge_band`` the pixels next to the object/background edge, for leaving them out of a
+loss (``ignore_index`` of the losses) where a label's edge is unsure.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-__all__ = ["labels_to_boundary_classes", "labels_to_distance", "labels_to_target"]
+__all__ = ["labels_to_boundary_classes", "labels_to_distance", "labels_to_target", "edge_band"]
 
 
 def _check_labels(labels) -> np.ndarray:
@@ -44,6 +46,28 @@ def labels_to_boundary_classes(labels, *, width: int = 2) -> np.ndarray:
     out[fg] = 2
     out[fg & (hi == labels) & (lo == labels)] = 1
     return out
+
+
+def edge_band(labels, *, width: int = 1) -> np.ndarray:
+    """Boolean mask of the pixels within ``width`` pixels (chessboard) of the edge between
+    objects and background, on both sides: ``width`` rings outside each object and its
+    ``width`` outermost rings.  Contacts between two objects are not in the band.
+
+    Examples
+    --------
+    >>> lab = np.zeros((7, 7), int); lab[1:6, 1:6] = 1
+    >>> edge_band(lab, width=1)[3].astype(int)
+    array([1, 1, 0, 0, 0, 1, 1])
+    """
+    labels = _check_labels(labels)
+    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
+        raise ValueError(f"width must be an integer >= 1; got {width!r}")
+    fg = labels > 0
+    size = 2 * int(width) + 1
+    # mode="nearest": the image border is not an object edge
+    grown = ndi.maximum_filter(fg, size=size, mode="nearest")
+    shrunk = ndi.minimum_filter(fg, size=size, mode="nearest")
+    return grown & ~shrunk
 
 
 def labels_to_distance(labels, *, scale: float | None = None) -> np.ndarray:

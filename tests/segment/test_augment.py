@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage as ndi
 
 from fijibridge.segment.augment import (
     Augmenter,
@@ -21,7 +22,7 @@ from fijibridge.segment.preprocess import (
     median_filter,
     normalize,
 )
-from fijibridge.segment.targets import labels_to_boundary_classes, labels_to_distance
+from fijibridge.segment.targets import edge_band, labels_to_boundary_classes, labels_to_distance
 
 
 def _blobs(shape, seed=0):
@@ -158,6 +159,24 @@ def test_boundary_classes_separate_touching_objects():
     # the image border is not an edge
     lab2 = np.ones((6, 6), int)
     assert (labels_to_boundary_classes(lab2) == 1).all()
+
+
+def test_edge_band_both_sides_of_the_edge_but_not_contacts():
+    lab = np.zeros((10, 14), int)
+    lab[2:8, 2:7] = 1
+    lab[2:8, 7:12] = 2  # touching object
+    band = edge_band(lab, width=1)
+    fg = lab > 0
+    ring_out = ndi.binary_dilation(fg, np.ones((3, 3))) & ~fg
+    ring_in = fg & ~ndi.binary_erosion(fg, np.ones((3, 3)))
+    assert np.array_equal(band, ring_out | ring_in)
+    assert not band[4, 6] and not band[4, 7]  # the contact of 1 and 2
+    wide = edge_band(lab, width=2)
+    assert band.sum() < wide.sum() and (wide | band).sum() == wide.sum()
+    # 3D, and the image border is not an edge
+    assert not edge_band(np.ones((4, 6, 6), np.uint8)).any()
+    with pytest.raises(ValueError, match="width must be an integer >= 1"):
+        edge_band(lab, width=0)
 
 
 def test_distance_target_in_unit_range():

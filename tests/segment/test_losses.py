@@ -97,6 +97,32 @@ def test_combined_is_weighted_sum_and_has_gradients():
     assert x.grad.abs().sum() > 0
 
 
+def test_ignore_index_leaves_pixels_out_of_ce_and_dice():
+    torch.manual_seed(3)
+    x = torch.randn(2, 3, 8, 8, requires_grad=True)
+    idx = torch.randint(0, 3, (2, 8, 8))
+    idx[:, :, 5:] = 255  # the right three columns: unsure labels
+    ref = F.cross_entropy(x, idx, ignore_index=255).item()
+    assert CrossEntropyLoss(ignore_index=255)(x, idx).item() == pytest.approx(ref, rel=1e-6)
+    # Dice over the kept columns only: the same as the loss of the cropped images
+    dice = DiceLoss(ignore_index=255)(x, idx[:, None])
+    crop = DiceLoss()(x[..., :5], idx[..., :5])
+    assert dice.item() == pytest.approx(crop.item(), rel=1e-6)
+    loss = CombinedLoss({"ce": (1.0, {"ignore_index": 255}), "dice": (1.0, {"ignore_index": 255})})
+    loss(x, idx).backward()
+    assert x.grad[..., 5:].abs().max() == 0 and x.grad[..., :5].abs().min() > 0
+    # nothing to ignore: the same values as without ignore_index
+    full = torch.randint(0, 3, (2, 8, 8))
+    assert CrossEntropyLoss(ignore_index=255)(x, full).item() == \
+        pytest.approx(CrossEntropyLoss()(x, full).item(), rel=1e-6)
+    assert DiceLoss(ignore_index=255)(x, full).item() == \
+        pytest.approx(DiceLoss()(x, full).item(), rel=1e-6)
+    # everything ignored: zero CE, defined Dice
+    none = torch.full((2, 8, 8), 255)
+    assert CrossEntropyLoss(ignore_index=255)(x, none).item() == 0
+    assert math.isfinite(DiceLoss(ignore_index=255)(x, none).item())
+
+
 def test_distance_head_loss_zero_for_perfect_prediction():
     fg = _target((1, 1, 8, 8))
     dist = fg * 0.5
@@ -118,3 +144,7 @@ def test_bad_inputs():
         CrossEntropyLoss()(torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 4, 4))
     with pytest.raises(ValueError, match="weight for 'ce'"):
         CombinedLoss({"ce": -1})
+    with pytest.raises(ValueError, match="ignore_index must be an integer"):
+        DiceLoss(ignore_index=True)
+    with pytest.raises(ValueError, match="ignore_index needs class-index targets"):
+        DiceLoss(ignore_index=255)(torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 4, 4))
