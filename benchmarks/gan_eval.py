@@ -126,6 +126,8 @@ POST = dict(head="boundary", threshold=0.5, seed_threshold=0.7, seeds="component
 #: frames 0-11 only) picks the value by (a)'s F1 for ``--select-post`` (see ``selected_post``)
 MIN_SIZE_GRID = (15, 50, 100, 150, 200, 250, 300)
 BOUNDARY_WIDTH = 2
+#: class index of the pixels a source leaves out of the loss (see ``train_unet``)
+IGNORE = 255
 BATCH = 4
 LR = 1e-3
 #: (d)'s generated masks: fixed before any run from the training masks' statistics only
@@ -206,22 +208,25 @@ def train_unet(schedule, *, steps, seed):
     """Train the boundary-head U-Net.  ``schedule`` is a list of ``(fraction, sources)``
     run one after the other, each over that fraction of the steps (one cosine learning-rate
     schedule over all of them); ``sources`` is a list of ``(pairs, n)``: each batch takes
-    ``n`` patches from that list of (normalised image, labels) pairs.  Every condition
-    here uses one phase; ``gan_eval_variants.py`` tries others."""
+    ``n`` patches from that list of (normalised image, labels) pairs.  A source may be
+    ``(pairs, n, edge)``: its patches' pixels within ``edge`` px of the object/background
+    edge (``edge_band``) are left out of the loss.  Every condition here uses one phase
+    and no edge; ``gan_eval_variants.py`` tries others."""
     import torch
 
     from fijibridge.segment.augment import Augmenter
     from fijibridge.segment.losses import CombinedLoss
     from fijibridge.segment.networks import UNet
-    from fijibridge.segment.targets import labels_to_boundary_classes
+    from fijibridge.segment.targets import edge_band, labels_to_boundary_classes
 
     if abs(sum(f for f, _ in schedule) - 1.0) > 1e-9:
         raise ValueError(f"schedule fractions must add up to 1; got "
                          f"{[f for f, _ in schedule]}")
     for _, sources in schedule:
-        if sum(n for _, n in sources) != BATCH:
+        if sum(src[1] for src in sources) != BATCH:
             raise ValueError(f"sources must fill a batch of {BATCH}; got "
-                             f"{[n for _, n in sources]}")
+                             f"{[src[1] for src in sources]}")
+    edges = {src[2] for _, sources in schedule for src in sources if len(src) > 2} - {0}
     ends = np.round(np.cumsum([f for f, _ in schedule]) * steps).astype(int)
     ends[-1] = steps
     phase = [sources for (_, sources), end, start in
@@ -230,19 +235,23 @@ def train_unet(schedule, *, steps, seed):
     rng = np.random.default_rng(seed)
     net = UNet(**UNET)
     aug = Augmenter(**AUGMENT)
-    loss_fn = CombinedLoss({"ce": 1.0, "dice": 1.0})
+    ignore = {"ignore_index": IGNORE} if edges else {}  # no edges: the plain loss, as before
+    loss_fn = CombinedLoss({"ce": (1.0, ignore), "dice": (1.0, ignore)})
     opt = torch.optim.Adam(net.parameters(), lr=LR)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
     net.train()
     losses = []
     for step in range(steps):
         xs, ys = [], []
-        for pairs, n in phase[step]:
+        for pairs, n, *edge in phase[step]:
             for _ in range(n):
                 img, lab = pairs[int(rng.integers(len(pairs)))]
                 a, b = aug(img, lab, rng=rng)
                 xs.append(a[None])
-                ys.append(labels_to_boundary_classes(b, width=BOUNDARY_WIDTH))
+                y = labels_to_boundary_classes(b, width=BOUNDARY_WIDTH)
+                if edge and edge[0]:
+                    y[edge_band(b, width=edge[0])] = IGNORE
+                ys.append(y)
         x = torch.from_numpy(np.stack(xs))
         y = torch.from_numpy(np.stack(ys)).long()
         loss = loss_fn(net(x), y)

@@ -14,6 +14,9 @@ optimiser, seeds, new masks and ``train_unet``; only what varies is named:
 * ``d_growth``: (d) with the generator's input calibrated by
   ``fijibridge.synth.gan.data.grow_some`` / ``fit_growth`` on the training frames (the
   generator draws nuclei slightly inside their masks; see its edge profile).
+* ``d_edge1``, ``d_edge2``: (d) with the generated patches' pixels within 1 (2) px of the
+  object/background edge left out of the loss (``edge_band``; contacts between nuclei
+  still count): where a nucleus ends is learnt from the real frames only.
 * ``--steps 3000``: any of these at twice gan_eval's steps.
 
 Beside Dice and F1 it reports, per variant, Dice at foreground thresholds 0.4-0.7 and the
@@ -45,14 +48,17 @@ OUT = ROOT / "benchmarks" / "results" / "gan_eval_variants.json"
 log = logging.getLogger("gan_eval_variants")
 
 TRAIN, VALIDATION = list(range(12)), [12, 13, 14, 15]
-#: variant: (phases as (fraction of steps, real patches, generated patches), generator input)
+#: variant: (phases as (fraction of steps, real patches, generated patches), generator input,
+#: px of the generated patches' object edges left out of the loss)
 VARIANTS = {
-    "a": (((1.0, 4, 0),), "as_is"),
-    "d": (((1.0, 2, 2),), "as_is"),
-    "d_mix67_real33": (((2 / 3, 2, 2), (1 / 3, 4, 0)), "as_is"),
-    "d_mix50_real50": (((0.5, 2, 2), (0.5, 4, 0)), "as_is"),
-    "d_anneal": (((1 / 3, 2, 2), (1 / 3, 3, 1), (1 / 3, 4, 0)), "as_is"),
-    "d_growth": (((1.0, 2, 2),), "grown"),
+    "a": (((1.0, 4, 0),), "as_is", 0),
+    "d": (((1.0, 2, 2),), "as_is", 0),
+    "d_mix67_real33": (((2 / 3, 2, 2), (1 / 3, 4, 0)), "as_is", 0),
+    "d_mix50_real50": (((0.5, 2, 2), (0.5, 4, 0)), "as_is", 0),
+    "d_anneal": (((1 / 3, 2, 2), (1 / 3, 3, 1), (1 / 3, 4, 0)), "as_is", 0),
+    "d_growth": (((1.0, 2, 2),), "grown", 0),
+    "d_edge1": (((1.0, 2, 2),), "as_is", 1),
+    "d_edge2": (((1.0, 2, 2),), "as_is", 2),
 }
 THRESHOLDS = (0.4, 0.5, 0.6, 0.7)
 MIN_SIZE = 200
@@ -124,9 +130,9 @@ def job(args):
     import gan_eval as ge
     from fijibridge.segment.inference import probabilities_to_labels
 
-    phases, kind = VARIANTS[variant]
+    phases, kind, edge = VARIANTS[variant]
     real, gen = _load(path, "real"), _load(path, kind)
-    schedule = [(f, [(real, nr)] + ([(gen, ng)] if ng else [])) for f, nr, ng in phases]
+    schedule = [(f, [(real, nr)] + ([(gen, ng, edge)] if ng else [])) for f, nr, ng in phases]
     t0 = time.monotonic()
     net, _ = ge.train_unet(schedule, steps=steps, seed=seed)
     train_min = (time.monotonic() - t0) / 60
@@ -233,8 +239,9 @@ def main(argv=None):
     result = {"protocol": f"train HeLa frames {TRAIN}, score {VALIDATION}, smallest object "
                           f"{MIN_SIZE} px; gan_eval's U-Net, augmentation, optimiser and new "
                           "masks; 1 thread per run",
-              "variants": {v: {"phases (fraction, real, generated)": p, "generator_input": k}
-                           for v, (p, k) in VARIANTS.items()},
+              "variants": {v: {"phases (fraction, real, generated)": p, "generator_input": k,
+                               "generated_edge_px_ignored": e}
+                           for v, (p, k, e) in VARIANTS.items()},
               "growth": growth, "summary": summary(rows), "rows": rows}
     atomic_write_text(args.out, json.dumps(result, indent=1))
     plot(result["summary"], args.out.with_suffix(".png"))
