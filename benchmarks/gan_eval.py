@@ -321,6 +321,34 @@ def targets(rows, keys=METRICS):
     return out
 
 
+def paired(per_seed, keys=METRICS, a="a_real", d="d_real_plus_pix2pix_new_masks"):
+    """(d) - (a) per metric over the seeds that have both: the per-seed differences,
+    their mean, sample SD, standard error, 95 % t-interval, how many seeds have (d) ahead,
+    and one-sided p-values for "(d) > (a)" (paired t-test and exact sign test).  Seeds are
+    the unit: each trains both conditions from the same initial weights.  Empty with
+    fewer than 2 such seeds."""
+    from scipy import stats
+
+    seeds = sorted((s for s, rows in per_seed.items() if a in rows and d in rows), key=int)
+    if len(seeds) < 2:
+        return {}
+    out = {"seeds": [int(s) for s in seeds]}
+    for k in keys:
+        diff = np.array([per_seed[s][d][k] - per_seed[s][a][k] for s in seeds])
+        n, mean, sd = len(diff), float(diff.mean()), float(diff.std(ddof=1))
+        se = sd / np.sqrt(n)
+        half = float(stats.t.ppf(0.975, n - 1) * se)
+        ahead = int((diff > 0).sum())
+        out[k] = {"per_seed": {s: round(float(v), 6) for s, v in zip(seeds, diff)},
+                  "mean": mean, "sd": sd, "se": float(se),
+                  "ci95": [mean - half, mean + half], "d_ahead": ahead, "n": n,
+                  "p_t_one_sided": float(stats.ttest_1samp(diff, 0.0,
+                                                           alternative="greater").pvalue),
+                  "p_sign_one_sided": float(stats.binomtest(ahead, int((diff != 0).sum()),
+                                                            alternative="greater").pvalue)}
+    return out
+
+
 def micro_new(gen_masks, train_imgs, train_masks):
     """(e)'s images: the microscope model of (d)'s new masks, calibrated as in (b), fed the
     same seam-carved masks as the generator in (d), so that only the renderer differs."""
@@ -423,6 +451,7 @@ def part2(held_imgs, held_masks, train_imgs, train_masks, pix_train, micro_train
             "mean_error_counts": errors,
             "targets": targets(mean),
             "targets_per_seed": {s: targets(r) for s, r in per_seed.items()},
+            "d_minus_a_paired": paired(per_seed, keys),
             "reference_aware": {
                 "why": "The HeLa reference (CTC ERR_SEG) leaves out most nuclei cut by the "
                        "image border and some dim ones, so instance F1 counts correct "
@@ -566,6 +595,39 @@ def _plots(methods, held_imgs, held_masks, p1, p2, scale, name="gan_eval"):
         with atomic_path(RESULTS / f"{name}_errors.png") as tmp:
             fig.savefig(tmp, dpi=90, format="png", bbox_inches="tight")
         plt.close(fig)
+
+
+def _plot_paired(pr, name, title):
+    """(d) - (a) per seed for each metric: one dot per seed, the mean and its 95 %
+    t-interval, and zero."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from fijibridge._core.atomic import atomic_path
+
+    keys = [k for k in pr if k != "seeds"]
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 3.4))
+    for ax, k in zip(np.atleast_1d(axes), keys):
+        r = pr[k]
+        vals = list(r["per_seed"].values())
+        jitter = np.linspace(-0.15, 0.15, len(vals))
+        ax.plot(jitter, vals, "k.", ms=5)
+        ax.errorbar([0.45], [r["mean"]], yerr=[[r["mean"] - r["ci95"][0]],
+                                               [r["ci95"][1] - r["mean"]]],
+                    fmt="o", color="C3", capsize=4)
+        ax.axhline(0, color="0.5", lw=0.8)
+        ax.set_xlim(-0.4, 0.8)
+        ax.set_xticks([])
+        ax.set_title(f"{k}\n(d) ahead {r['d_ahead']}/{r['n']}, p(t) {r['p_t_one_sided']:.2f}",
+                     fontsize=8)
+    np.atleast_1d(axes)[0].set_ylabel("(d) - (a); red: mean, 95 % CI")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    with atomic_path(RESULTS / f"{name}_paired.png") as tmp:
+        fig.savefig(tmp, dpi=90, format="png")
+    plt.close(fig)
 
 
 def _plot_selected(sp, p2, name="gan_eval"):
@@ -721,7 +783,8 @@ def selected_post(validation, result):
             "min_size": int(chosen), "a_priori_min_size": POST["min_size"],
             "validation_f1_by_min_size": val_mean,
             "per_seed": per_seed, "mean": mean, "targets": targets(mean),
-            "targets_per_seed": {s: targets(r) for s, r in per_seed.items()}}
+            "targets_per_seed": {s: targets(r) for s, r in per_seed.items()},
+            "d_minus_a_paired": paired(per_seed)}
 
 
 def main(argv=None):
@@ -893,6 +956,11 @@ def main(argv=None):
            args.name)
     if "selected_post" in result:
         _plot_selected(result["selected_post"], p2, args.name)
+    pr = (result.get("selected_post") or (p2 or {})).get("d_minus_a_paired")
+    if pr:
+        _plot_paired(pr, args.name, f"held-out HeLa frames {held} (smallest object "
+                     f"{result.get('selected_post', {}).get('min_size', POST['min_size'])} "
+                     f"px) and DSB; seeds {pr['seeds']}")
     from fijibridge._core.atomic import atomic_write_text
 
     atomic_write_text(RESULTS / f"{args.name}.json", json.dumps(result, indent=1))
