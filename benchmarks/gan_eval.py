@@ -226,7 +226,7 @@ def train_unet(schedule, *, steps, seed):
         if sum(src[1] for src in sources) != BATCH:
             raise ValueError(f"sources must fill a batch of {BATCH}; got "
                              f"{[src[1] for src in sources]}")
-    edges = {src[2] for _, sources in schedule for src in sources if len(src) > 2} - {0}
+    edges = any(len(src) > 2 and src[2] for _, sources in schedule for src in sources)
     ends = np.round(np.cumsum([f for f, _ in schedule]) * steps).astype(int)
     ends[-1] = steps
     phase = [sources for (_, sources), end, start in

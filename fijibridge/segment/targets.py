@@ -24,6 +24,11 @@ def _check_labels(labels) -> np.ndarray:
     return labels
 
 
+def _check_width(width) -> None:
+    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
+        raise ValueError(f"width must be an integer >= 1; got {width!r}")
+
+
 def labels_to_boundary_classes(labels, *, width: int = 2) -> np.ndarray:
     """0 background, 1 interior, 2 boundary: the pixels of an object within ``width``
     pixels (chessboard) of another label or of the background.
@@ -35,8 +40,7 @@ def labels_to_boundary_classes(labels, *, width: int = 2) -> np.ndarray:
     array([0, 2, 1, 1, 1, 2, 0], dtype=uint8)
     """
     labels = _check_labels(labels)
-    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
-        raise ValueError(f"width must be an integer >= 1; got {width!r}")
+    _check_width(width)
     size = 2 * int(width) + 1
     # mode="nearest": the image border is not an object edge
     hi = ndi.maximum_filter(labels, size=size, mode="nearest")
@@ -60,8 +64,7 @@ def edge_band(labels, *, width: int = 1) -> np.ndarray:
     array([1, 1, 0, 0, 0, 1, 1])
     """
     labels = _check_labels(labels)
-    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
-        raise ValueError(f"width must be an integer >= 1; got {width!r}")
+    _check_width(width)
     fg = labels > 0
     size = 2 * int(width) + 1
     # mode="nearest": the image border is not an object edge
