@@ -15,19 +15,22 @@ def read_config_file(path) -> dict:
     """The mapping in a YAML (``.yml``/``.yaml``) or JSON config file ({} when empty).
 
     Raises FileNotFoundError for a missing file and ValueError naming the file for
-    text that does not parse.
+    text that does not parse, or YAML that is not plain bounded data (see
+    :mod:`fijibridge._core.yamlsafe`: over 1 MiB, a tag such as ``!!python/…``,
+    alias bombs).
     """
-    import yaml
+    from .yamlsafe import load, read_text
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no training config at {str(path)!r}")
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, what="config file")  # size-capped, UTF-8
+    if path.suffix != ".json":
+        return load(text, source=str(path)) or {}  # plain YAML only, bounded (yamlsafe)
     try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as e:
-        raise ValueError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: "
-                         f"{e}") from None
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON: {e}") from None
     return data or {}
 
 

@@ -32,6 +32,7 @@ import numpy as np
 
 from .._core.atomic import atomic_write_bytes, atomic_write_text
 from .._core.errors import EngineNotFoundError, JavaNotFoundError, PipelineSpecError
+from .._core.paths import UnsafePathError, confined_path, is_within
 from .._core.tiff import TiffImage
 from .spec import _REF, PipelineSpec, StepSpec, import_function
 from .steps import BUILTINS, CONTEXT_ARGS, Png, source_items
@@ -226,23 +227,53 @@ class Item:
     file_hash: str | None = None
 
 
-def _make_items(spec: PipelineSpec, inputs) -> tuple[list[Item], bool]:
-    """Items and whether they come from files (then the source step is replaced)."""
+def _item_key(rel: str) -> str:
+    return re.sub(r"[^\w.-]+", "_", os.path.splitext(rel)[0]).lstrip(".") or "_"
+
+
+def _make_items(spec: PipelineSpec, inputs, folders: list | None = None
+                ) -> tuple[list[Item], bool]:
+    """Items and whether they come from files (then the source step is replaced).
+
+    Item names (the prefix of every output file) are the input's path relative to
+    the common folder of all inputs, without extension, other characters than
+    letters, digits, ``.``, ``-`` and ``_`` replaced by ``_`` (``a/img.tif`` and
+    ``b/img.tif`` give ``a_img`` and ``b_img``).  Where two files still give the same
+    name (``x_y.tif`` and ``x/y.tif``), each gets ``-`` and 8 hex digits of the
+    SHA-256 of its relative path, so no two items share an output file.  A file
+    named by several ``--input`` is one item.  ``folders`` (when given) receives the
+    folders named as inputs.
+    """
     files_spec = inputs if inputs else spec.items.files
     if files_spec:
         base = spec.base_dir()
-        items = []
+        found = []  # (root, file) per input text
+        seen = set()
         for text in ([files_spec] if isinstance(files_spec, str) else files_spec):
             root, files = find_inputs(str(text), base=base)
+            p = Path(str(text))
+            p = p if p.is_absolute() or p.exists() else base / p  # as find_inputs
+            if folders is not None and p.is_dir():
+                folders.append(p)
             for f in files:
-                rel = os.path.relpath(f, root)
-                key = re.sub(r"[^\w.-]+", "_", os.path.splitext(rel)[0])
-                meta = _pattern_meta(spec.items.pattern, rel)
-                meta.setdefault("file", str(f))
-                items.append(Item(key, meta, str(f), _file_hash(f)))
-        keys = [i.key for i in items]
-        if len(set(keys)) != len(keys):
-            raise ValueError("two input files give the same item name; use one folder")
+                real = os.path.realpath(f)
+                if real in seen:
+                    log.info("input %s is named twice; one item", f)
+                    continue
+                seen.add(real)
+                found.append((root, f))
+        common = os.path.commonpath([os.path.abspath(r) for r, _ in found]) if found else ""
+        rels = [os.path.relpath(os.path.abspath(f), common) for _, f in found]
+        keys = [_item_key(r) for r in rels]
+        dup = {k for k in keys if keys.count(k) > 1}
+        keys = [f"{k}-{hashlib.sha256(r.encode()).hexdigest()[:8]}" if k in dup else k
+                for k, r in zip(keys, rels)]
+        items = []
+        for (root, f), key in zip(found, keys):
+            rel = os.path.relpath(f, root)
+            meta = _pattern_meta(spec.items.pattern, rel)
+            meta.setdefault("file", str(f))
+            items.append(Item(key, meta, str(f), _file_hash(f)))
         return items, True
     if spec.items.source:
         step = spec.step(spec.items.source)
@@ -363,22 +394,64 @@ def _session_versions():
         return {"error": str(e)}
 
 
+def _out_path(out_dir: Path, step_id: str, filename: str, *, what: str) -> Path:
+    """Where a file of a step goes: always inside ``out_dir`` (the one resolver)."""
+    return confined_path(out_dir, step_id, filename, what=what)
+
+
 def _manifest_path(out_dir: Path, step_id: str, key: str) -> Path:
-    return out_dir / step_id / f"{key}.done.json"
+    return _out_path(out_dir, step_id, f"{key}.done.json",
+                     what=f"manifest of step {step_id!r} for item")
+
+
+def _file_record(out_dir: Path, step_id: str, files: dict) -> dict:
+    """``{file name: {"size", "sha256"}}`` of the files just written (for --resume)."""
+    rec = {}
+    for names in files.values():
+        for f in names:
+            path = out_dir / step_id / f
+            rec[f] = {"size": path.stat().st_size, "sha256": _file_hash(path)}
+    return rec
 
 
 def _resume_hit(out_dir: Path, step_id: str, key: str, digest: str):
+    """The manifest when step ``step_id`` of item ``key`` can be skipped, else None.
+
+    Skipped only when the manifest holds the same hash and every output file is there
+    with the size and SHA-256 recorded when it was written; anything else (a
+    truncated or edited file, a manifest from an older version without file
+    checksums) is logged and the step recomputed.
+    """
     mpath = _manifest_path(out_dir, step_id, key)
     if not mpath.is_file():
         return None
     try:
         m = json.loads(mpath.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        files = [f for names in m["files"].values() for f in names]
+        checks = m.get("file_checks")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        log.warning("resume: %s is unreadable; recomputing %s for %s", mpath, step_id, key)
         return None
     if m.get("hash") != digest:
         return None
-    if not all((out_dir / step_id / f).is_file() for files in m["files"].values() for f in files):
+    if not isinstance(checks, dict):
+        log.warning("resume: %s records no output checksums; recomputing %s for %s", mpath,
+                    step_id, key)
         return None
+    for f in files:
+        try:
+            path = _out_path(out_dir, step_id, f, what="output file in manifest")
+            ok = (path.is_file() and f in checks
+                  and path.stat().st_size == checks[f]["size"]
+                  and _file_hash(path) == checks[f]["sha256"])
+        except (UnsafePathError, OSError, KeyError, TypeError) as e:
+            log.warning("resume: %s: %s; recomputing %s for %s", mpath, e, step_id, key)
+            return None
+        if not ok:
+            log.warning("resume: %s is missing or differs from the size/SHA-256 recorded "
+                        "when it was written; recomputing %s for %s", out_dir / step_id / f,
+                        step_id, key)
+            return None
     return m
 
 
@@ -462,12 +535,14 @@ def run_item_task(task: dict) -> dict:
                 if spacing is None and isinstance(v, TiffImage):
                     spacing = tuple(v.spacing)
                     manifest["spacing"] = list(spacing)
-                path = out_dir / sid / f"{key}.{name}{_ext(v)}"
+                path = _out_path(out_dir, sid, f"{key}.{name}{_ext(v)}",
+                                 what=f"output {name!r} of step {sid!r} for item {key!r}:")
                 manifest["files"][name] = _save(v, path)
                 manifest["hashes"][name] = _hash_value(v)
                 values[f"{sid}.{name}"] = v
                 values[f"{sid}.{name}#hash"] = manifest["hashes"][name]
                 available[f"{sid}.{name}"] = {"file": str(path), "hash": manifest["hashes"][name]}
+            manifest["file_checks"] = _file_record(out_dir, sid, manifest["files"])
             atomic_write_text(_manifest_path(out_dir, sid, key), json.dumps(manifest, indent=1))
             results[sid] = {"status": "ok", "seconds": time.perf_counter() - t0}
         except Exception as e:  # noqa: BLE001 - one failing item must not stop the others
@@ -523,12 +598,14 @@ def _run_dataset_step(spec, step, items, item_state, out_dir, resume, fingerprin
         if name not in out:
             raise KeyError(f"step {step.id!r} did not produce output {name!r}")
         v = _normalize(out[name], None)
-        path = out_dir / step.id / f"{name}{_ext(v)}"
+        path = _out_path(out_dir, step.id, f"{name}{_ext(v)}",
+                         what=f"output {name!r} of step {step.id!r}:")
         manifest["files"][name] = _save(v, path)
         manifest["hashes"][name] = _hash_value(v)
         produced[f"{step.id}.{name}"] = {"file": str(path), "hash": manifest["hashes"][name]}
     report = out.get("report") if isinstance(out.get("report"), dict) else None
     manifest["report"] = report
+    manifest["file_checks"] = _file_record(out_dir, step.id, manifest["files"])
     atomic_write_text(_manifest_path(out_dir, step.id, "_dataset"),
                       json.dumps(manifest, indent=1, default=_json_default))
     return ({"status": "ok", "seconds": time.perf_counter() - t0, "items": len(used)}, produced,
@@ -573,6 +650,33 @@ def _versions(spec, macro_versions):
     return v
 
 
+def _check_output_dir(out_dir: Path) -> None:
+    """The output folder exists as a folder or can be made (no file in its way)."""
+    for p in (out_dir, *out_dir.parents):
+        if p.exists() or p.is_symlink():
+            if not p.is_dir():
+                what = "is" if p == out_dir else f"lies under {str(p)!r}, which is"
+                raise ValueError(f"output_dir {str(out_dir)!r} {what} a file, not a folder; "
+                                 "give a folder path (it is made when missing)")
+            return
+
+
+def _check_inputs_apart(out_dir: Path, items: list, folders: list) -> None:
+    """Outputs never overwrite or mix with inputs: no input file inside the output
+    folder (``-o`` equal to an input's folder included), and no output folder inside
+    a folder given as input (a later run would read the outputs back as inputs)."""
+    for it in items:
+        if it.file and is_within(it.file, out_dir):
+            raise ValueError(f"output_dir {str(out_dir)!r} holds the input file {it.file!r}; "
+                             "outputs could overwrite inputs — write the outputs to a folder "
+                             "apart from the inputs")
+    for folder in folders:
+        if is_within(out_dir, folder):
+            raise ValueError(f"output_dir {str(out_dir)!r} lies in the input folder "
+                             f"{str(folder)!r}; outputs would mix with (and later be read as) "
+                             "inputs — write the outputs to a folder apart from the inputs")
+
+
 def run_pipeline(spec: PipelineSpec, *, output_dir, inputs=None, resume: bool = False,
                  executor: str = "sequential", workers: int = 1, scheduler: str | None = None,
                  progress: bool = True, overrides: dict | None = None) -> RunSummary:
@@ -596,12 +700,15 @@ def run_pipeline(spec: PipelineSpec, *, output_dir, inputs=None, resume: bool = 
 
     t_start = time.perf_counter()
     out_dir = Path(output_dir)
+    _check_output_dir(out_dir)
+    folders: list = []
+    items, from_files = _make_items(spec, inputs, folders)
+    _check_inputs_apart(out_dir, items, folders)
     out_dir.mkdir(parents=True, exist_ok=True)
     # temporary files of writes cut short (a killed run): never read, removed here
     for stale in list(out_dir.glob(".*.tmp*")) + list(out_dir.glob("*/.*.tmp*")):
         log.info("removing %s (left by an interrupted write)", stale)
         stale.unlink(missing_ok=True)
-    items, from_files = _make_items(spec, inputs)
     source = spec.items.source
     skip = {source} if (from_files and source) else set()
     aliases = {}

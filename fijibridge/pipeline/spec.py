@@ -39,8 +39,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .._core import yamlsafe
 from .._core.errors import PipelineSpecError
 from .._core.options import did_you_mean
+from .._core.paths import UnsafePathError, check_name
 
 __all__ = ["PipelineSpec", "StepSpec", "ItemsSpec", "load_pipeline", "resolve_pipeline",
            "parse_overrides", "SPEC_VERSION"]
@@ -219,7 +221,9 @@ def parse_overrides(pairs) -> dict[str, Any]:
         if "=" not in text:
             raise ValueError(f"--set takes key=value (e.g. cohort.n=3); got {text!r}")
         key, value = text.split("=", 1)
-        out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        # the same bounded plain-YAML reader as pipeline files (no tags, no alias bombs)
+        out[key.strip()] = (yamlsafe.load(value, source=f"--set {key.strip()}")
+                            if value.strip() else "")
     return out
 
 
@@ -330,13 +334,11 @@ def load_pipeline(path, *, overrides: dict | None = None, profile: str | None = 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no pipeline file at {str(path)!r}")
-    text = path.read_text(encoding="utf-8")
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise PipelineSpecError(f"{where}: not valid YAML: {getattr(e, 'problem', e)}") from None
+    try:  # plain YAML only, size and alias expansion bounded (no code from data)
+        root = yamlsafe.compose(yamlsafe.read_text(path, what="pipeline file"),
+                                source=str(path))
+    except yamlsafe.YAMLInputError as e:
+        raise PipelineSpecError(str(e)) from None
     if root is None or not isinstance(root, yaml.MappingNode):
         raise PipelineSpecError(f"{path}:1: a pipeline file is a mapping with 'version', "
                                 "'name' and 'steps'")
@@ -454,6 +456,11 @@ def _check_semantics(spec: PipelineSpec, where, *, check_files, check_builtin_pa
             if not s.output_names():
                 raise PipelineSpecError(f"{where(('steps', i))}: step {s.id!r} must declare its "
                                         "outputs (outputs: [name, …])")
+        for name in s.output_names():  # names become file names under --output-dir
+            try:
+                check_name(name, what=f"output name of step {s.id!r}")
+            except UnsafePathError as e:
+                raise PipelineSpecError(f"{where(('steps', i, 'outputs'))}: {e}") from None
         if s.python and not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", s.python):
             raise PipelineSpecError(f"{where(('steps', i, 'python'))}: python: takes "
                                     f"'package.module:function'; got {s.python!r}")

@@ -50,6 +50,9 @@ class Builtin:
     outputs: tuple[str, ...]
     inputs: tuple[str, ...]  # accepted input names (required ones have no default)
     items: Callable | None = None  # source steps: params -> [(key, meta)]
+    #: checks the parameter values (choices, ranges) with the code the step itself uses,
+    #: so ``validate`` rejects them before any work; raises ValueError/TypeError
+    check: Callable[[dict], None] | None = None
 
 
 def _figure_png(fig) -> Png:
@@ -62,6 +65,10 @@ def _figure_png(fig) -> Png:
 
 
 # ----------------------------------------------------------------------------- synth (source)
+
+
+#: kinds of synthetic items
+SYNTH_KINDS = ("cohort", "nuclei", "golgi")
 
 
 def _cohort_children(seed, n):
@@ -103,7 +110,7 @@ def synth(*, item=None, meta=None, kind: str = "cohort", n_control: int = 10,
 
     from .._core.options import check_choice
 
-    kind = check_choice("kind", kind, ["cohort", "nuclei", "golgi"])
+    kind = check_choice("kind", kind, SYNTH_KINDS)
     i = int(meta["sample"])
     if kind == "cohort":
         child = _cohort_children(seed, n_control + n_patient)[i]
@@ -417,26 +424,132 @@ def overlay(*, image, labels):
 # ----------------------------------------------------------------------------- registry
 
 
-def _info(func, per, outputs, items=None) -> Builtin:
+# Parameter checks (validate time).  Each uses the checking function of the code the
+# step calls (check_choice over the same names, lookup_algorithm, check_model,
+# resolve_model_path), so `validate` gives the error `run` would give, before any work.
+
+
+def _param(params: dict, name: str, fn) -> None:
+    """Check ``params[name]`` (when given) with ``fn``; the error remembers the name."""
+    value = params.get(name)
+    if value is None:
+        return
+    try:
+        fn(value)
+    except (ValueError, TypeError) as e:
+        e.param = name
+        raise
+
+
+def _positive(name, *, integer=False, allow_zero=False):
+    from .._core.options import check_positive
+
+    return lambda v: check_positive(name, v, integer=integer, allow_zero=allow_zero)
+
+
+def _choice(name, allowed):
+    from .._core.options import check_choice
+
+    return lambda v: check_choice(name, v, allowed)
+
+
+def _check_synth(p):
+    _param(p, "kind", _choice("kind", SYNTH_KINDS))
+    for name in ("n_control", "n_patient", "n"):
+        _param(p, name, _positive(name, integer=True, allow_zero=True))
+    _param(p, "n_cells", _positive("n_cells", integer=True))
+    _param(p, "ndim", lambda v: _choice("ndim", ["2", "3"])(str(v)))
+    for name in ("na", "wavelength_um", "photons"):
+        _param(p, name, _positive(name))
+    _param(p, "background", _positive("background", allow_zero=True))
+
+
+def _check_psf(p):
+    from ..psf.config import check_model
+
+    _param(p, "model", lambda v: None if str(v).lower() in ("gaussian", "auto")
+           else check_model(v))
+    for name in ("na", "wavelength_um", "refractive_index"):
+        _param(p, name, _positive(name))
+
+    def spacing(v):
+        from .._core.options import check_spacing
+
+        if isinstance(v, (int, float)) or len(v) not in (2, 3):
+            raise ValueError(f"spacing must be 2 (y, x) or 3 (z, y, x) values in µm; got {v!r}")
+        check_spacing(v, len(v))
+
+    _param(p, "spacing", spacing)
+
+
+def _check_deconvolve(p):
+    from ..deconv._registry import lookup_algorithm
+
+    _param(p, "algorithm", lookup_algorithm)
+    _param(p, "num_iter", _positive("num_iter", integer=True))
+    _param(p, "reg", _positive("reg", allow_zero=True))
+
+
+def _check_threshold(p):
+    from ..segment.thresholds import _ALL_NAMES  # the names threshold_mask accepts
+
+    _param(p, "method", _choice("method", _ALL_NAMES))
+    _param(p, "smooth_um", _positive("smooth_um", allow_zero=True))
+
+
+def _check_instances(p):
+    _param(p, "method", _choice("method", ["connected", "distance", "marker"]))
+    _param(p, "min_size_um", _positive("min_size_um", allow_zero=True))
+    _param(p, "min_distance", _positive("min_distance"))
+
+
+def _check_segment(p):
+    # the model name is checked when the step loads it: its resolver lives beside torch
+    # (fijibridge.segment.models), which validation must not import
+    _param(p, "device", lambda v: _choice("device", ["cpu", "cuda"])(str(v).split(":")[0]))
+
+
+def _check_prune(p):
+    _param(p, "prune_um", _positive("prune_um", allow_zero=True))
+
+
+def _check_pairs(p):
+    _param(p, "max_distance_um", _positive("max_distance_um"))
+
+
+def _check_classify(p):
+    from ..classify.models import MODELS
+
+    _param(p, "model", _choice("model", MODELS))
+    def n_splits(v):
+        if _positive("n_splits", integer=True)(v) < 2:
+            raise ValueError(f"n_splits must be an integer >= 2 (folds); got {v!r}")
+
+    _param(p, "n_splits", n_splits)
+
+
+def _info(func, per, outputs, items=None, check=None) -> Builtin:
     sig = inspect.signature(func)
     data_args = {"image", "psf", "mask", "labels", "cells", "table", "nuclei", "golgi"}
     inputs = tuple(n for n in sig.parameters if n in data_args)
-    return Builtin(func.__name__, func, per, tuple(outputs), inputs, items)
+    return Builtin(func.__name__, func, per, tuple(outputs), inputs, items, check)
 
 
 BUILTINS: dict[str, Builtin] = {
-    "synth": _info(synth, "image", ("image", "labels", "nucleus", "golgi"), items=synth_items),
-    "psf": _info(psf, "dataset", ("psf",)),
-    "deconvolve": _info(deconvolve, "image", ("image",)),
-    "threshold": _info(threshold, "image", ("mask",)),
-    "instances": _info(instances, "image", ("labels",)),
-    "segment": _info(segment, "image", ("labels",)),
-    "features": _info(features, "image", ("table",)),
-    "skeleton": _info(skeleton, "image", ("table",)),
+    "synth": _info(synth, "image", ("image", "labels", "nucleus", "golgi"), items=synth_items,
+                   check=_check_synth),
+    "psf": _info(psf, "dataset", ("psf",), check=_check_psf),
+    "deconvolve": _info(deconvolve, "image", ("image",), check=_check_deconvolve),
+    "threshold": _info(threshold, "image", ("mask",), check=_check_threshold),
+    "instances": _info(instances, "image", ("labels",), check=_check_instances),
+    "segment": _info(segment, "image", ("labels",), check=_check_segment),
+    "features": _info(features, "image", ("table",), check=_check_prune),
+    "skeleton": _info(skeleton, "image", ("table",), check=_check_prune),
     "count": _info(count, "image", ("table", "summary")),
-    "pairs": _info(pairs, "image", ("table", "summary")),
+    "pairs": _info(pairs, "image", ("table", "summary"), check=_check_pairs),
     "overlay": _info(overlay, "image", ("png",)),
-    "classify": _info(classify, "dataset", ("report", "table", "confusion", "importance")),
+    "classify": _info(classify, "dataset", ("report", "table", "confusion", "importance"),
+                      check=_check_classify),
     "summarize": _info(summarize, "dataset", ("table",)),
 }
 #: default outputs written when a step does not list its own
@@ -486,3 +599,11 @@ def check_builtin_params(step, where) -> None:
         if name not in step.inputs:
             raise PipelineSpecError(f"{where(())}: built-in step {step.builtin!r} needs input "
                                     f"{name!r} (inputs: {{{name}: step.output}})")
+    if info.check is not None:
+        try:
+            info.check(dict(step.params))
+        except (ValueError, TypeError) as e:
+            name = getattr(e, "param", None)
+            raise PipelineSpecError(
+                f"{where((name,) if name else ())}: parameter {name!r} of built-in step "
+                f"{step.builtin!r}: {e}") from None

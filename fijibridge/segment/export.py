@@ -31,6 +31,7 @@ from torch import nn
 
 from .._core.atomic import atomic_path, atomic_write_text
 from .._core.errors import ModelError
+from .._core.yamlsafe import load_file as load_yaml_file
 
 __all__ = ["export_torchscript", "export_bioimageio", "validate_bioimageio", "BIOIMAGEIO_FORMAT"]
 
@@ -286,8 +287,6 @@ def validate_bioimageio(rdf_path, *, run_test: bool = True) -> tuple[bool, str]:
 
     Returns ``(ok, report)``; the report says which checks ran.
     """
-    import yaml
-
     rdf_path = Path(rdf_path)
     if not rdf_path.is_file():
         raise FileNotFoundError(f"no rdf.yaml at {str(rdf_path)!r}")
@@ -298,7 +297,7 @@ def validate_bioimageio(rdf_path, *, run_test: bool = True) -> tuple[bool, str]:
                     "(pip install bioimageio.spec for the full validation)")
         ok, report = _structural_check(rdf_path)
     else:
-        data = yaml.safe_load(rdf_path.read_text(encoding="utf-8"))
+        data = load_yaml_file(rdf_path, what="model RDF")
         with ValidationContext(root=rdf_path.parent, perform_io_checks=True):
             descr = build_description(data)
         summary = descr.validation_summary
@@ -313,9 +312,7 @@ def validate_bioimageio(rdf_path, *, run_test: bool = True) -> tuple[bool, str]:
 
 
 def _reproduce_test(rdf_path: Path) -> tuple[bool, str]:
-    import yaml
-
-    rdf = yaml.safe_load(rdf_path.read_text(encoding="utf-8"))
+    rdf = load_yaml_file(rdf_path, what="model RDF")
     root = rdf_path.parent
     ipt, opt = rdf["inputs"][0], rdf["outputs"][0]
     x = np.load(root / ipt["test_tensor"]["source"]).astype(np.float32)
@@ -337,9 +334,7 @@ def _reproduce_test(rdf_path: Path) -> tuple[bool, str]:
 
 
 def _structural_check(rdf_path: Path) -> tuple[bool, str]:
-    import yaml
-
-    rdf = yaml.safe_load(rdf_path.read_text(encoding="utf-8"))
+    rdf = load_yaml_file(rdf_path, what="model RDF")
     problems = []
     for key in ("format_version", "type", "name", "description", "authors", "cite", "license",
                 "inputs", "outputs", "weights", "covers", "documentation"):
