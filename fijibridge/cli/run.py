@@ -23,7 +23,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--input", action="append", metavar="PATH",
                    help="input TIFFs: a file, folder or glob (repeatable); replaces the "
                         "file's items source (e.g. the synthetic cohort)")
-    p.add_argument("--output-dir", metavar="DIR", help="default results/<pipeline name>")
+    p.add_argument("-o", "--output-dir", metavar="DIR",
+                   help="default results/<pipeline name>; a folder apart from the inputs "
+                        "(neither holding them nor inside an input folder)")
     p.add_argument("--resume", action="store_true",
                    help="skip items whose outputs exist for the same parameters and inputs")
     p.add_argument("--executor", default=None, help="sequential, processes or dask "

@@ -705,6 +705,8 @@ def run_pipeline(spec: PipelineSpec, *, output_dir, inputs=None, resume: bool = 
     items, from_files = _make_items(spec, inputs, folders)
     _check_inputs_apart(out_dir, items, folders)
     out_dir.mkdir(parents=True, exist_ok=True)
+    for s in spec.steps:  # a step folder that is a link elsewhere: refused before any work
+        confined_path(out_dir, s.id, what="step folder")
     # temporary files of writes cut short (a killed run): never read, removed here
     for stale in list(out_dir.glob(".*.tmp*")) + list(out_dir.glob("*/.*.tmp*")):
         log.info("removing %s (left by an interrupted write)", stale)
