@@ -1,7 +1,10 @@
 """``fijibridge validate FILE``: check a pipeline file without running it.
 
-Checks the structure (fields, built-in steps and their parameters, references,
-cycles, macro files) without importing user code or starting Java; ``--resolve``
+Checks the structure (fields, built-in steps and their parameters and parameter values
+— choices such as a threshold method or deconvolution algorithm, numeric ranges —,
+output names, references, cycles, macro files) without importing user code or
+starting Java; the file is read as plain, bounded YAML (no tags such as
+``!!python/…``, no alias bombs, at most 1 MiB).  ``--resolve``
 also reads the macros' ``#@`` parameters and imports Python steps to check their
 signatures.
 """

@@ -10,8 +10,17 @@ Layout of an output folder::
 Every file is written atomically and a step's manifest is written last, so a run
 killed at any point (``kill -9`` included) leaves only complete files; ``resume=True``
 skips an item's step when its manifest holds the same hash (step parameters + hashes
-of its inputs) and every output file is there.  A failing item is recorded and the
-others go on; dataset steps use the items that got through.
+of its inputs) and every output file is there with the size and SHA-256 recorded when
+it was written (``file_checks``; a truncated or edited file is recomputed, logged).  A
+failing item is recorded and the others go on; dataset steps use the items that got
+through.
+
+Every written path goes through :func:`fijibridge._core.paths.confined_path`: no name
+(output, item, step) can put a file outside the output folder.  Before any work the
+output folder is checked to be apart from the inputs (it neither holds an input file
+nor lies in a folder given as input) and not under a regular file.  Item names are the
+inputs' paths relative to their common folder (see :func:`_make_items`), so two
+``img.tif`` of different folders never share outputs.  Inputs are only read.
 """
 
 from __future__ import annotations
@@ -706,7 +715,10 @@ def run_pipeline(spec: PipelineSpec, *, output_dir, inputs=None, resume: bool = 
     _check_inputs_apart(out_dir, items, folders)
     out_dir.mkdir(parents=True, exist_ok=True)
     for s in spec.steps:  # a step folder that is a link elsewhere: refused before any work
-        confined_path(out_dir, s.id, what="step folder")
+        folder = confined_path(out_dir, s.id, what="step folder")
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(f"output_dir {str(out_dir)!r}: {str(folder)!r} is a file, not a "
+                             f"folder; step {s.id!r} writes its outputs there")
     # temporary files of writes cut short (a killed run): never read, removed here
     for stale in list(out_dir.glob(".*.tmp*")) + list(out_dir.glob("*/.*.tmp*")):
         log.info("removing %s (left by an interrupted write)", stale)

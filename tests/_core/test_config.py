@@ -49,7 +49,7 @@ def test_read_config_file(tmp_path):
     (tmp_path / "empty.yml").write_text("")
     assert read_config_file(tmp_path / "empty.yml") == {}
     (tmp_path / "bad.yml").write_text("a: [1,\n")
-    with pytest.raises(ValueError, match="bad.yml: not valid YAML"):
+    with pytest.raises(ValueError, match=r"bad.yml(:\d+)?: not valid YAML"):
         read_config_file(tmp_path / "bad.yml")
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(ValueError, match="bad.json: not valid JSON"):

@@ -347,3 +347,51 @@ def test_resume_recomputes_a_truncated_output(work):
     assert "recomputing" not in r.stderr
     assert _hashes(work / "data") == inputs
     assert _changed_outside(before, _tree(work)) == []
+
+
+# ----------------------------------------------------------------------------- API level
+
+
+@pytest.mark.timeout(10)
+def test_billion_laughs_refused_in_under_a_second_in_process(tmp_path):
+    from fijibridge._core.errors import PipelineSpecError
+    from fijibridge.pipeline import load_pipeline
+
+    (tmp_path / "laughs.yml").write_text(_laughs())
+    t0 = time.perf_counter()
+    with pytest.raises(PipelineSpecError, match="expands to more than"):
+        load_pipeline(tmp_path / "laughs.yml")
+    assert time.perf_counter() - t0 < 1.0
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("text", ["model: !!python/object/apply:os.system ['touch {m}']\n",
+                                  "model: !!python/object/new:os.system {{args: ['touch {m}']}}\n",
+                                  "a: &a [1,1,1,1,1,1,1,1,1,1]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+                                  "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+                                  "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+                                  "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"])
+def test_training_config_reader_is_the_bounded_plain_loader(tmp_path, text):
+    """read_config_file (the trainers' configs) refuses tags and alias bombs as well."""
+    from fijibridge._core.config import read_config_file
+
+    marker = tmp_path / "PWNED"
+    (tmp_path / "train.yml").write_text(text.format(m=marker))
+    with pytest.raises(ValueError, match=r"train.yml:\d+: "):
+        read_config_file(tmp_path / "train.yml")
+    assert not marker.exists()
+
+
+def test_item_names_stay_unique_when_sanitized_names_collide(tmp_path):
+    """``x_y.tif`` and ``x/y.tif`` both sanitize to ``x_y``: each gets a path hash."""
+    from fijibridge.pipeline.runner import _make_items
+    from fijibridge.pipeline.spec import load_pipeline
+
+    (tmp_path / "in" / "x").mkdir(parents=True)
+    _image(tmp_path / "in" / "x_y.tif")
+    _image(tmp_path / "in" / "x" / "y.tif", 1)
+    (tmp_path / "p.yml").write_text(COPY_PIPELINE)
+    items, from_files = _make_items(load_pipeline(tmp_path / "p.yml"), [str(tmp_path / "in")])
+    keys = sorted(i.key for i in items)
+    assert from_files and len(set(keys)) == 2
+    assert all(k.startswith("x_y-") and len(k) == len("x_y-") + 8 for k in keys)
