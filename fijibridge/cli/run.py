@@ -50,12 +50,14 @@ def run(args) -> int:
     import sys
     from pathlib import Path
 
+    from .._core.paths import confined_path
     from ..pipeline import load_pipeline, parse_overrides, run_pipeline
 
     overrides = parse_overrides(args.set)
     spec = load_pipeline(args.pipeline, overrides=overrides, profile=args.profile)
     executor = args.executor or ("dask" if (args.scheduler or args.workers > 1) else "sequential")
-    out = Path(args.output_dir or Path("results") / spec.name)
+    out = (Path(args.output_dir) if args.output_dir else
+           confined_path("results", spec.name, what="pipeline name (default output folder)"))
     summary = run_pipeline(spec, output_dir=out, inputs=args.input, resume=args.resume,
                            executor=executor, workers=args.workers, scheduler=args.scheduler,
                            progress=not args.no_progress, overrides=overrides)

@@ -430,6 +430,10 @@ def _spec_error(e: ValidationError, where, path) -> PipelineSpecError:
 def _check_semantics(spec: PipelineSpec, where, *, check_files, check_builtin_params, lines):
     from .steps import BUILTINS, DEFAULT_OUTPUTS
 
+    try:  # the default output folder is results/<name>
+        check_name(spec.name, what="pipeline name")
+    except UnsafePathError as e:
+        raise PipelineSpecError(f"{where(('name',))}: {e}") from None
     ids: dict[str, int] = {}
     for i, s in enumerate(spec.steps):
         if s.id in ids:

@@ -395,3 +395,17 @@ def test_item_names_stay_unique_when_sanitized_names_collide(tmp_path):
     keys = sorted(i.key for i in items)
     assert from_files and len(set(keys)) == 2
     assert all(k.startswith("x_y-") and len(k) == len("x_y-") + 8 for k in keys)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("name", ["../../escaped_run", "ABSOLUTE"])
+def test_pipeline_name_cannot_place_the_default_output_folder(work, name):
+    """Without --output-dir the outputs go to results/<name>: the name is one plain name."""
+    name = str(work / "abs_run") if name == "ABSOLUTE" else name
+    (work / "cwd").mkdir()
+    f = _write(work, "p.yml", COPY_PIPELINE.replace("name: hostile", f"name: {json.dumps(name)}"))
+    _one_line_error(_cli(["validate", "../" + f], work / "cwd"), "p.yml:2:", "pipeline name")
+    before = _tree(work)
+    _one_line_error(_cli(["run", "../" + f, "--input", "../data", "--no-progress"], work / "cwd"),
+                    "pipeline name")
+    assert _changed_outside(before, _tree(work), out="cwd/results") == []
