@@ -17,6 +17,7 @@ import pandas as pd
 
 from .._core.atomic import atomic_path
 from .._core.errors import ModelError
+from .._core.modelfile import read_head, refusal, one_line
 from .models import make_model
 from .table import prepare_prediction, prepare_training
 
@@ -81,25 +82,34 @@ def load_model(path) -> dict:
     import skops.io as sio
 
     path = Path(path)
-    if not path.is_file():
+    what = "classifier model (skops file)"
+    if not path.exists():
         raise FileNotFoundError(f"no model file at {str(path)!r}")
+    head = read_head(path, what)  # a folder or an empty file: one-line ModelError
+    if not head.startswith(b"PK"):
+        kind = "a Python pickle (never loaded)" if head[:1] == b"\x80" else \
+            f"it starts with bytes {head[:8]!r}"
+        raise refusal(path, what, f"not a skops (zip) archive: {kind}; train one with: "
+                      "fijibridge classify train")
     try:
         untrusted = sio.get_untrusted_types(file=path)
     except Exception as e:  # skops raises zipfile/json/key errors for foreign files
-        raise ModelError(f"{str(path)!r} is not a skops model file ({type(e).__name__}: {e}); "
-                         "train one with: fijibridge classify train") from e
+        raise refusal(path, what, f"not a readable skops archive ({type(e).__name__}: "
+                      f"{one_line(e, 120)}); train one with: fijibridge classify train") from None
     unexpected = sorted(set(untrusted) - set(TRUSTED_TYPES))
     if unexpected:
-        raise ModelError(f"{str(path)!r} holds types a fijibridge model never contains: "
-                         f"{unexpected}; refusing to load it (it may run code). Retrain "
-                         "the model with fijibridge classify train")
+        raise refusal(path, what, f"it holds types a fijibridge model never contains "
+                      f"({one_line(', '.join(unexpected), 160)}); refused without loading "
+                      "them. Retrain the model with fijibridge classify train")
     try:
         bundle = sio.load(path, trusted=list(untrusted))
-    except Exception as e:
-        raise ModelError(f"cannot load {str(path)!r} ({type(e).__name__}: {e})") from e
+    except Exception as e:  # skops raises many types for damaged archives
+        raise refusal(path, what, f"cannot load it ({type(e).__name__}: {one_line(e, 120)})") \
+            from None
     if not isinstance(bundle, dict) or bundle.get("format") != MODEL_FORMAT:
-        raise ModelError(f"{str(path)!r} is a skops file but not a fijibridge classifier "
-                         f"(format {bundle.get('format') if isinstance(bundle, dict) else None!r})")
+        got = bundle.get("format") if isinstance(bundle, dict) else type(bundle).__name__
+        raise refusal(path, what, f"a skops file but not a fijibridge classifier (format "
+                      f"{got!r}, expected {MODEL_FORMAT!r})")
     return bundle
 
 

@@ -53,11 +53,8 @@ class Builtin:
 
 
 def _figure_png(fig) -> Png:
-    import matplotlib.pyplot as plt
-
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
-    plt.close(fig)
     return Png(buf.getvalue())
 
 
@@ -394,10 +391,6 @@ def pairs(*, nuclei, golgi, spacing=None, max_distance_um: float = 10.0):
 
 def overlay(*, image, labels):
     """PNG of the image (max projection in 3D) with the outlines of the labels."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from skimage.segmentation import find_boundaries
 
     img = np.asarray(image, np.float32)
@@ -405,7 +398,9 @@ def overlay(*, image, labels):
     if img.ndim == 3:
         img, lab = img.max(0), lab.max(0)
     lo, hi = np.percentile(img, (1, 99.8))
-    fig, ax = plt.subplots(figsize=(5, 5))
+    from .._core.figures import new_figure
+
+    fig, ax = new_figure(figsize=(5, 5))
     ax.imshow(np.clip((img - lo) / max(hi - lo, 1e-12), 0, 1), cmap="gray")
     edge = np.ma.masked_where(~find_boundaries(lab, mode="inner"), lab)
     ax.imshow(edge, cmap="autumn", interpolation="nearest")
