@@ -23,10 +23,10 @@ from pathlib import Path
 
 from .errors import ModelError
 
-__all__ = ["load_model_file", "load_torchscript", "plain", "one_line", "read_head", "refusal"]
+__all__ = ["load_model_file", "load_torchscript", "plain", "one_line", "read_head", "refusal",
+           "why_not_zip"]
 
 _ZIP_MAGIC = b"PK\x03\x04"
-_EMPTY_ZIP = b"PK\x05\x06"
 
 
 def one_line(text, limit: int = 300) -> str:
@@ -56,25 +56,64 @@ def read_head(path: Path, what: str) -> bytes:
     return head
 
 
-def _why_unreadable(head: bytes, error: BaseException) -> str:
-    """A one-line reason from the file's first bytes and torch's (long) error."""
-    import pickle
+def _pickle_globals(path: Path, limit: int = 64 << 20) -> list[str] | None:
+    """Names a raw pickle imports (GLOBAL/STACK_GLOBAL), read by parsing its opcodes
+    without executing any; None when it cannot be parsed (truncated, not a pickle)."""
+    import pickletools
 
+    if path.stat().st_size > limit:
+        return None
+    names, strings = [], []
+    try:
+        for op, arg, _ in pickletools.genops(path.read_bytes()):
+            if op.name == "GLOBAL":
+                names.append(str(arg).replace(" ", "."))
+            elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                names.append(f"{strings[-2]}.{strings[-1]}")
+            elif isinstance(arg, str):
+                strings.append(arg)
+    except Exception:  # pickletools raises ValueError/EOFError/... on damaged data
+        return None
+    return names
+
+
+def _torch_detail(text: str) -> str:
+    """torch's error without its advice (the lines about weights_only and the docs)."""
+    keep = [ln.split("WeightsUnpickler error:")[-1].strip() for ln in str(text).splitlines()]
+    keep = [ln for ln in keep if ln and "weights_only" not in ln.lower()
+            and "weights only" not in ln.lower() and "documentation of torch.load" not in ln]
+    first = keep[0] if keep else type(text).__name__
+    return one_line(first.split(". ")[0], 120)
+
+
+def why_not_zip(path: Path, head: bytes) -> str:
+    """Why a file that does not start as a zip archive is not a model file (one line).
+
+    A raw pickle is parsed (never executed) to name what it would import."""
+    if head[:1] == b"\x80":  # pickle protocol 2+
+        names = _pickle_globals(path)
+        if names is None:
+            return "a truncated or damaged Python pickle, not a zip archive"
+        if names:
+            shown = ", ".join(dict.fromkeys(names))
+            return f"a raw Python pickle naming {one_line(shown, 120)}, which {_CODE}"
+        return "a raw Python pickle, not a zip archive"
+    return f"not a zip archive: it starts with bytes {head[:8]!r}"
+
+
+_CODE = ("could run code when loaded; refused without loading it (a model file holds only "
+         "tensors and plain values)")
+
+
+def _why_unreadable(error: BaseException) -> str:
+    """A one-line reason for a zip archive torch's safe loader refused."""
     text = str(error)
-    glob = re.search(r"GLOBAL ([\w.]+)", text) or re.search(r"Unsupported global: ([\w.]+)", text)
-    if isinstance(error, pickle.UnpicklingError) and ("global" in text.lower() or glob):
-        name = glob.group(1) if glob else "a Python object"
-        return (f"it holds Python objects ({name}) that could run code when loaded; "
-                "refused without loading them — only files holding tensors and plain "
-                "values are read")
-    if isinstance(error, pickle.UnpicklingError):
-        return f"it is a Python pickle with content a model file never holds ({one_line(text, 120)})"
-    if head.startswith(_ZIP_MAGIC) or head.startswith(_EMPTY_ZIP):
-        return f"a damaged or truncated zip/torch archive ({one_line(text, 120)})"
-    if head[:1] == b"\x80":
-        return "a truncated or damaged Python pickle, not a torch file"
-    return (f"not a torch (zip) file: it starts with bytes {head[:8]!r} "
-            f"({type(error).__name__})")
+    glob = re.search(r"GLOBAL ([\w.]+)", text)
+    if glob:
+        return f"it holds a Python object ({glob.group(1)}) that {_CODE}"
+    if "zip archive" in text or "central directory" in text:
+        return f"a damaged or truncated zip/torch archive ({_torch_detail(text)})"
+    return f"its content is not tensors and plain values ({_torch_detail(text)})"
 
 
 def load_model_file(path, *, what: str = "model file", dict_keys=None):
@@ -103,10 +142,12 @@ def load_model_file(path, *, what: str = "model file", dict_keys=None):
 
     path = Path(path)
     head = read_head(path, what)
+    if not head.startswith(_ZIP_MAGIC):  # torch writes zip archives; never unpickle raw data
+        raise refusal(path, what, why_not_zip(path, head))
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types (zip, pickle, runtime) for bad files
-        raise refusal(path, what, _why_unreadable(head, e)) from None
+        raise refusal(path, what, _why_unreadable(e)) from None
     if dict_keys is not None:
         if not isinstance(state, dict):
             raise refusal(path, what, f"it holds a {type(state).__name__}, not a checkpoint dict")
@@ -127,7 +168,7 @@ def load_torchscript(path, *, what: str = "TorchScript model"):
     path = Path(path)
     head = read_head(path, what)
     if not head.startswith(_ZIP_MAGIC):
-        raise refusal(path, what, f"not a zip archive (starts with bytes {head[:8]!r})")
+        raise refusal(path, what, why_not_zip(path, head))
     try:
         return torch.jit.load(str(path), map_location="cpu")
     except Exception as e:  # torch.jit raises RuntimeError/ValueError for foreign archives

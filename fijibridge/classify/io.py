@@ -17,7 +17,7 @@ import pandas as pd
 
 from .._core.atomic import atomic_path
 from .._core.errors import ModelError
-from .._core.modelfile import read_head, refusal, one_line
+from .._core.modelfile import one_line, read_head, refusal, why_not_zip
 from .models import make_model
 from .table import prepare_prediction, prepare_training
 
@@ -87,10 +87,8 @@ def load_model(path) -> dict:
         raise FileNotFoundError(f"no model file at {str(path)!r}")
     head = read_head(path, what)  # a folder or an empty file: one-line ModelError
     if not head.startswith(b"PK"):
-        kind = "a Python pickle (never loaded)" if head[:1] == b"\x80" else \
-            f"it starts with bytes {head[:8]!r}"
-        raise refusal(path, what, f"not a skops (zip) archive: {kind}; train one with: "
-                      "fijibridge classify train")
+        raise refusal(path, what, f"{why_not_zip(path, head)}; a skops file is a zip archive "
+                      "(train one with: fijibridge classify train)")
     try:
         untrusted = sio.get_untrusted_types(file=path)
     except Exception as e:  # skops raises zipfile/json/key errors for foreign files
