@@ -38,18 +38,20 @@ TRUSTED_TYPES = (
 
 def train_model(table: pd.DataFrame, *, label: str, model: str = "forest",
                 pca: int | None = None, rng: int = 0, features=None, exclude=(),
-                group: str | None = None) -> dict:
+                group: str | None = None, keep_id_columns: bool = False) -> dict:
     """Fit ``model`` on every row of ``table``; return the bundle :func:`save_model` writes.
 
     ``group`` only names the column so that it is not taken as a feature (grouping
-    matters for validation, see :func:`fijibridge.classify.cross_validate`).
+    matters for validation, see :func:`fijibridge.classify.cross_validate`); a
+    column with one integer per group is an identifier unless ``keep_id_columns``
+    (see :func:`fijibridge.classify.table.identifier_columns`).
     """
     import sklearn
 
     from .. import __version__
 
     X, y, _, features = prepare_training(table, label=label, group=group, features=features,
-                                         exclude=exclude)
+                                         exclude=exclude, keep_id_columns=keep_id_columns)
     fitted = make_model(model, pca=pca, rng=rng).fit(X, y.astype(str))
     return {"format": MODEL_FORMAT, "model": fitted, "model_name": model,
             "pca": -1 if pca is None else int(pca), "features": list(features),

@@ -192,7 +192,7 @@ def classify(*, table, meta, label: str = "condition", group: str | None = "indi
               "n_groups": int(data[group].nunique()) if group else None,
               "metrics": rep["metrics"], "group_accuracy": rep.get("group_accuracy"),
               "confusion_matrix": rep["confusion_matrix"], "classes": rep["classes"],
-              "features": rep["features"],
+              "features": rep["features"], "excluded_identifiers": rep["excluded_identifiers"],
               "importance": rep["importance"]}
     out = {"report": report, "table": data}
     with tempfile.TemporaryDirectory() as tmp:
