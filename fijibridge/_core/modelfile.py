@@ -19,6 +19,7 @@ torch is imported inside the functions (``fijibridge._core`` stays torch-free).
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 from .errors import ModelError
@@ -116,7 +117,7 @@ def _why_unreadable(error: BaseException) -> str:
     return f"its content is not tensors and plain values ({_torch_detail(text)})"
 
 
-def load_model_file(path, *, what: str = "model file", dict_keys=None):
+def load_model_file(path, *, what: str = "model file"):
     """Read a torch model/checkpoint file without running any code it may hold.
 
     Parameters
@@ -124,12 +125,11 @@ def load_model_file(path, *, what: str = "model file", dict_keys=None):
     path : str or Path
     what : str
         How to name the file in errors ("segmentation checkpoint", "GAN model" …).
-    dict_keys : iterable of str, optional
-        Keys the loaded object must have (it must then be a dict).
 
     Returns
     -------
-    The loaded object: tensors in plain dicts/lists (on the CPU).
+    object
+        What the file holds: tensors (on the CPU) in plain dicts and lists.
 
     Raises
     ------
@@ -145,16 +145,11 @@ def load_model_file(path, *, what: str = "model file", dict_keys=None):
     if not head.startswith(_ZIP_MAGIC):  # torch writes zip archives; never unpickle raw data
         raise refusal(path, what, why_not_zip(path, head))
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a foreign file's protocol note is not our message
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types (zip, pickle, runtime) for bad files
         raise refusal(path, what, _why_unreadable(e)) from None
-    if dict_keys is not None:
-        if not isinstance(state, dict):
-            raise refusal(path, what, f"it holds a {type(state).__name__}, not a checkpoint dict")
-        missing = [k for k in dict_keys if k not in state]
-        if missing:
-            raise refusal(path, what, f"its dict lacks {missing}")
-    return state
 
 
 def load_torchscript(path, *, what: str = "TorchScript model"):

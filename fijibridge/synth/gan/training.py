@@ -282,7 +282,7 @@ def train(config, *, resume: bool = False, max_steps: int | None = None,
         if not last.is_file():
             raise ModelError(f"cannot resume: no {last} (start without --resume)")
         state = _read_checkpoint(last)
-        if state.get("architecture") != arch:
+        if state.get("architecture") != plain(arch):
             raise ModelError(f"cannot resume from {last}: it was trained as "
                              f"{state.get('architecture')} but the config describes {arch}")
         model.load_state_dict(state["model"])
