@@ -15,13 +15,14 @@ from __future__ import annotations
 from .io import MODEL_FORMAT, TRUSTED_TYPES, load_model, predict_table, save_model, train_model
 from .models import MODELS, make_model
 from .report import plot_confusion, plot_importance, plot_roc, write_plots
-from .table import feature_columns, prepare_prediction, prepare_training
+from .table import feature_columns, identifier_columns, prepare_prediction, prepare_training
 from .validation import cross_validate, fold_splits
 
 __all__ = [
     "MODELS",
     "make_model",
     "feature_columns",
+    "identifier_columns",
     "prepare_training",
     "prepare_prediction",
     "cross_validate",

@@ -17,6 +17,7 @@ import pandas as pd
 
 from .._core.atomic import atomic_path
 from .._core.errors import ModelError
+from .._core.modelfile import one_line, read_head, refusal, why_not_zip
 from .models import make_model
 from .table import prepare_prediction, prepare_training
 
@@ -37,18 +38,20 @@ TRUSTED_TYPES = (
 
 def train_model(table: pd.DataFrame, *, label: str, model: str = "forest",
                 pca: int | None = None, rng: int = 0, features=None, exclude=(),
-                group: str | None = None) -> dict:
+                group: str | None = None, keep_id_columns: bool = False) -> dict:
     """Fit ``model`` on every row of ``table``; return the bundle :func:`save_model` writes.
 
     ``group`` only names the column so that it is not taken as a feature (grouping
-    matters for validation, see :func:`fijibridge.classify.cross_validate`).
+    matters for validation, see :func:`fijibridge.classify.cross_validate`); a
+    column with one integer per group is an identifier unless ``keep_id_columns``
+    (see :func:`fijibridge.classify.table.identifier_columns`).
     """
     import sklearn
 
     from .. import __version__
 
     X, y, _, features = prepare_training(table, label=label, group=group, features=features,
-                                         exclude=exclude)
+                                         exclude=exclude, keep_id_columns=keep_id_columns)
     fitted = make_model(model, pca=pca, rng=rng).fit(X, y.astype(str))
     return {"format": MODEL_FORMAT, "model": fitted, "model_name": model,
             "pca": -1 if pca is None else int(pca), "features": list(features),
@@ -81,25 +84,32 @@ def load_model(path) -> dict:
     import skops.io as sio
 
     path = Path(path)
-    if not path.is_file():
+    what = "classifier model (skops file)"
+    if not path.exists():
         raise FileNotFoundError(f"no model file at {str(path)!r}")
+    head = read_head(path, what)  # a folder or an empty file: one-line ModelError
+    if not head.startswith(b"PK"):
+        raise refusal(path, what, f"{why_not_zip(path, head)}; a skops file is a zip archive "
+                      "(train one with: fijibridge classify train)")
     try:
         untrusted = sio.get_untrusted_types(file=path)
     except Exception as e:  # skops raises zipfile/json/key errors for foreign files
-        raise ModelError(f"{str(path)!r} is not a skops model file ({type(e).__name__}: {e}); "
-                         "train one with: fijibridge classify train") from e
+        raise refusal(path, what, f"not a readable skops archive ({type(e).__name__}: "
+                      f"{one_line(e, 120)}); train one with: fijibridge classify train") from None
     unexpected = sorted(set(untrusted) - set(TRUSTED_TYPES))
     if unexpected:
-        raise ModelError(f"{str(path)!r} holds types a fijibridge model never contains: "
-                         f"{unexpected}; refusing to load it (it may run code). Retrain "
-                         "the model with fijibridge classify train")
+        raise refusal(path, what, f"it holds types a fijibridge model never contains "
+                      f"({one_line(', '.join(unexpected), 160)}); refused without loading "
+                      "them. Retrain the model with fijibridge classify train")
     try:
         bundle = sio.load(path, trusted=list(untrusted))
-    except Exception as e:
-        raise ModelError(f"cannot load {str(path)!r} ({type(e).__name__}: {e})") from e
+    except Exception as e:  # skops raises many types for damaged archives
+        raise refusal(path, what, f"cannot load it ({type(e).__name__}: {one_line(e, 120)})") \
+            from None
     if not isinstance(bundle, dict) or bundle.get("format") != MODEL_FORMAT:
-        raise ModelError(f"{str(path)!r} is a skops file but not a fijibridge classifier "
-                         f"(format {bundle.get('format') if isinstance(bundle, dict) else None!r})")
+        got = bundle.get("format") if isinstance(bundle, dict) else type(bundle).__name__
+        raise refusal(path, what, f"a skops file but not a fijibridge classifier (format "
+                      f"{got!r}, expected {MODEL_FORMAT!r})")
     return bundle
 
 

@@ -12,12 +12,9 @@ __all__ = ["plot_confusion", "plot_roc", "plot_importance", "write_plots"]
 
 
 def _figure(size):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from .._core.figures import new_figure
 
-    fig = Figure(figsize=size, dpi=100)
-    FigureCanvasAgg(fig)
-    return fig
+    return new_figure(figsize=size, dpi=100, axes=False)
 
 
 def _save(fig, path):

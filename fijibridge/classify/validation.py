@@ -25,7 +25,7 @@ import numpy as np
 
 from .._core.options import check_positive
 from .models import make_model, native_importance_kind
-from .table import prepare_training
+from .table import feature_columns, identifier_columns, prepare_training
 
 __all__ = ["cross_validate", "fold_splits"]
 
@@ -108,7 +108,8 @@ def _native_importance(fitted, kind):
 
 def cross_validate(table, *, label: str, group: str | None = None, model: str = "forest",
                    pca: int | None = None, n_splits: int = 5, rng: int = 0, features=None,
-                   exclude=(), permutation_repeats: int = 5) -> dict:
+                   exclude=(), permutation_repeats: int = 5,
+                   keep_id_columns: bool = False) -> dict:
     """Cross-validated scores of one model on a feature table.
 
     Parameters
@@ -132,6 +133,11 @@ def cross_validate(table, *, label: str, group: str | None = None, model: str = 
     permutation_repeats : int, default 5
         Repeats of permutation importance on each test fold (used for SVM and with
         PCA; the other models report model-native importance of a fit on all rows).
+    keep_id_columns : bool, default False
+        Keep identifier-like columns (running sample/row numbers, ``*_id`` names …,
+        see :func:`fijibridge.classify.table.identifier_columns`) in the automatic
+        feature choice.  They are left out by default: an identifier that tracks the
+        class scores near 100 % on noise.
 
     Returns
     -------
@@ -139,15 +145,22 @@ def cross_validate(table, *, label: str, group: str | None = None, model: str = 
         JSON-serialisable: ``metrics`` (mean/std per metric), ``folds``,
         ``pooled`` (metrics of the pooled out-of-fold predictions),
         ``confusion_matrix`` (rows: true class, columns: predicted, order
-        ``classes``), ``roc`` (pooled curve(s)), ``importance``, ``group_accuracy``
-        and ``out_of_fold`` predictions.
+        ``classes``), ``roc`` (pooled curve(s)), ``importance``, ``group_accuracy``,
+        ``out_of_fold`` predictions, ``features`` (the columns used, in order) and
+        ``excluded_identifiers`` (identifier-like columns left out, with the reason).
     """
     from sklearn.base import clone
     from sklearn.inspection import permutation_importance
     from sklearn.metrics import confusion_matrix, roc_curve
 
+    auto = features is None
     X, y, groups, features = prepare_training(table, label=label, group=group,
-                                              features=features, exclude=exclude)
+                                              features=features, exclude=exclude,
+                                              keep_id_columns=keep_id_columns)
+    excluded_ids = {} if not auto or keep_id_columns else identifier_columns(
+        table, group=group, columns=feature_columns(table, exclude=set(exclude) | {label},
+                                                    group=group, keep_id_columns=True))
+    log.info("features (%d): %s", len(features), ", ".join(map(str, features)))
     y_str = y.astype(str)
     classes = sorted(np.unique(y_str).tolist())
     splits = fold_splits(y_str, groups, n_splits=n_splits, rng=rng)
@@ -199,7 +212,8 @@ def cross_validate(table, *, label: str, group: str | None = None, model: str = 
         "n_splits": int(len(splits)), "seed": rng, "n_samples": int(len(y_str)),
         "n_groups": int(len(np.unique(groups))) if groups is not None else None,
         "classes": classes, "class_counts": {c: int((y_str == c).sum()) for c in classes},
-        "features": features, "metrics": metrics, "pooled": pooled, "folds": folds,
+        "features": list(features), "excluded_identifiers": excluded_ids,
+        "metrics": metrics, "pooled": pooled, "folds": folds,
         "confusion_matrix": cm.tolist(), "roc": roc,
         "importance": {"kind": kind, "values": dict(zip(features, map(float, importance)))},
         "out_of_fold": {"y_true": y_str.tolist(), "y_pred": oof_pred.astype(str).tolist(),

@@ -4,9 +4,15 @@ Train (cross-validated report, then a model fitted on every row)::
 
     fijibridge classify train TABLE.csv --label COL [--group COL] --model tree|logreg|svm|forest [--pca N] -o MODEL.skops
 
-beside MODEL.skops: ``MODEL.report.json`` (metrics per fold and pooled, confusion
-matrix, importance, the test groups of every fold) and ``MODEL.confusion.png``,
-``MODEL.roc.png``, ``MODEL.importance.png``.  With ``--group`` the folds keep every
+Features are every numeric column except the class and group columns, positions and
+identifier-like columns (``sample``, ``*_id``, running row or sample numbers); the
+list used is printed and recorded in the report (``features``, with
+``excluded_identifiers``); ``--features`` names them instead, ``--keep-id-columns``
+keeps identifiers.
+
+Beside MODEL.skops: ``MODEL.report.json`` (metrics per fold and pooled, confusion
+matrix, importance, the features used, the test groups of every fold) and
+``MODEL.confusion.png``, ``MODEL.roc.png``, ``MODEL.importance.png``.  With ``--group`` the folds keep every
 group (individual) whole.
 
 Predict::
@@ -43,6 +49,12 @@ def add_parser(subparsers):
     t.add_argument("--splits", type=int, default=5, metavar="K", help="folds (default 5)")
     t.add_argument("--exclude", nargs="+", default=(), metavar="COL",
                    help="numeric columns not to use as features")
+    t.add_argument("--features", nargs="+", default=None, metavar="COL",
+                   help="use exactly these feature columns (default: every numeric column "
+                        "except class, group, positions and identifier-like columns)")
+    t.add_argument("--keep-id-columns", action="store_true",
+                   help="keep identifier-like columns (running sample/row numbers, *_id, "
+                        "sample, file, image ...) in the automatic feature choice")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("-o", "--output", required=True, metavar="MODEL.skops")
     q = sub.add_parser("predict", help="predict the classes of a feature table")
@@ -84,7 +96,8 @@ def run(args) -> int:
     out = Path(args.output)
     report = cross_validate(table, label=args.label, group=args.group, model=model,
                             pca=args.pca, n_splits=args.splits, rng=args.seed,
-                            exclude=args.exclude)
+                            exclude=args.exclude, features=args.features,
+                            keep_id_columns=args.keep_id_columns)
     bundle = train_model(table, label=args.label, group=args.group, model=model, pca=args.pca,
                          rng=args.seed, features=report["features"])
     save_model(bundle, out)
@@ -95,6 +108,11 @@ def run(args) -> int:
     atomic_write_text(stem.with_name(stem.name + ".report.json"),
                       json.dumps(report, indent=1, allow_nan=True))
     m = report["metrics"]
+    print(f"features ({len(report['features'])}): {', '.join(report['features'])}")
+    if report["excluded_identifiers"]:
+        print("left out as identifiers: " + "; ".join(
+            f"{c} ({why})" for c, why in report["excluded_identifiers"].items())
+            + " (keep them with --keep-id-columns or --features)")
     print(f"{model}, {report['cv']} ({report['n_splits']} folds): accuracy "
           f"{m['accuracy']:.3f} ± {m['accuracy_std']:.3f}, balanced accuracy "
           f"{m['balanced_accuracy']:.3f}, ROC AUC {m['roc_auc']:.3f}; model {out}")

@@ -218,17 +218,14 @@ def _psf_from_file(tiff, spacing, ndim):
 
 
 def _preview(path, image, labels, *, title):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
     from .._core.atomic import atomic_path
+    from .._core.figures import new_figure
 
     img = image.max(axis=0) if image.ndim == 3 else image
     lab = labels.max(axis=0) if labels.ndim == 3 else labels
-    fig, axes = plt.subplots(1, 2, figsize=(8, 4))
+    fig, axes = new_figure(1, 2, figsize=(8, 4))
     lo, hi = np.percentile(img, (1, 99.8))
     axes[0].imshow(img, cmap="gray", vmin=lo, vmax=hi if hi > lo else lo + 1)
     axes[0].set_title("image" + (" (max projection)" if image.ndim == 3 else ""))
@@ -240,4 +237,3 @@ def _preview(path, image, labels, *, title):
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=80)
-    plt.close(fig)

@@ -127,15 +127,12 @@ class Monitor:
 
     def plot(self, path) -> Path:
         """Convergence plot (residual; PSNR when a reference was given) as PNG, atomically."""
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
+        from .._core.figures import new_figure
 
         if not self.history:
             raise ValueError("no statistics recorded: run with stats=True (or a reference)")
         it = [s.iteration for s in self.history]
-        fig, ax = plt.subplots(1, 2 if self.reference is not None else 1, figsize=(9, 3.5),
+        fig, ax = new_figure(1, 2 if self.reference is not None else 1, figsize=(9, 3.5),
                                squeeze=False)
         res = [s.residual if np.isfinite(s.residual) and s.residual > 0 else np.nan
                for s in self.history]
@@ -152,5 +149,4 @@ class Monitor:
         fig.tight_layout()
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format="png", dpi=100)
-        plt.close(fig)
         return Path(path)

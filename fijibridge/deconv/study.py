@@ -76,10 +76,7 @@ def write_study(rows, out_dir, *, name="deconv_study"):
     """Write ``rows`` as ``name.csv``, ``name.json`` and a PSNR/SSIM plot ``name.png``."""
     from pathlib import Path
 
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from .._core.figures import new_figure
     import pandas as pd
 
     out_dir = Path(out_dir)
@@ -87,7 +84,7 @@ def write_study(rows, out_dir, *, name="deconv_study"):
     with atomic_path(out_dir / f"{name}.csv") as tmp:
         df.to_csv(tmp, index=False)
     atomic_write_text(out_dir / f"{name}.json", json.dumps(rows, indent=1, default=str))
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, axes = new_figure(1, 2, figsize=(12, 4.5))
     ok = df[df.status == "ok"].copy()
     ok["label"] = [f"{a} n={'' if pd.isna(n) else int(n)} λ={'' if pd.isna(r) else r:g}"
                    if not pd.isna(r) else f"{a} n={int(n)}" for a, n, r in
@@ -102,5 +99,4 @@ def write_study(rows, out_dir, *, name="deconv_study"):
     fig.tight_layout()
     with atomic_path(out_dir / f"{name}.png") as tmp:
         fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
     return out_dir / f"{name}.csv", out_dir / f"{name}.json", out_dir / f"{name}.png"

@@ -56,11 +56,8 @@ class Builtin:
 
 
 def _figure_png(fig) -> Png:
-    import matplotlib.pyplot as plt
-
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
-    plt.close(fig)
     return Png(buf.getvalue())
 
 
@@ -202,7 +199,7 @@ def classify(*, table, meta, label: str = "condition", group: str | None = "indi
               "n_groups": int(data[group].nunique()) if group else None,
               "metrics": rep["metrics"], "group_accuracy": rep.get("group_accuracy"),
               "confusion_matrix": rep["confusion_matrix"], "classes": rep["classes"],
-              "features": rep["features"],
+              "features": rep["features"], "excluded_identifiers": rep["excluded_identifiers"],
               "importance": rep["importance"]}
     out = {"report": report, "table": data}
     with tempfile.TemporaryDirectory() as tmp:
@@ -401,10 +398,6 @@ def pairs(*, nuclei, golgi, spacing=None, max_distance_um: float = 10.0):
 
 def overlay(*, image, labels):
     """PNG of the image (max projection in 3D) with the outlines of the labels."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from skimage.segmentation import find_boundaries
 
     img = np.asarray(image, np.float32)
@@ -412,7 +405,9 @@ def overlay(*, image, labels):
     if img.ndim == 3:
         img, lab = img.max(0), lab.max(0)
     lo, hi = np.percentile(img, (1, 99.8))
-    fig, ax = plt.subplots(figsize=(5, 5))
+    from .._core.figures import new_figure
+
+    fig, ax = new_figure(figsize=(5, 5))
     ax.imshow(np.clip((img - lo) / max(hi - lo, 1e-12), 0, 1), cmap="gray")
     edge = np.ma.masked_where(~find_boundaries(lab, mode="inner"), lab)
     ax.imshow(edge, cmap="autumn", interpolation="nearest")

@@ -31,6 +31,7 @@ from torch import nn
 
 from .._core.atomic import atomic_path, atomic_write_text
 from .._core.errors import ModelError
+from .._core.modelfile import load_torchscript
 from .._core.yamlsafe import load_file as load_yaml_file
 
 __all__ = ["export_torchscript", "export_bioimageio", "validate_bioimageio", "BIOIMAGEIO_FORMAT"]
@@ -113,7 +114,7 @@ def export_torchscript(model, path, *, activation: bool = True, check: bool = Tr
         x = torch.randn((1, net.in_channels) + size, generator=torch.Generator().manual_seed(0))
         with torch.no_grad(), _torchscript_ok():
             a = module(x)
-            b = torch.jit.load(str(path))(x)
+            b = load_torchscript(path)(x)
         err = float((a - b).abs().max())
         if err > 1e-5:
             raise ModelError(f"TorchScript export differs from the network (max |diff| {err:.2e})")
@@ -129,12 +130,9 @@ def _sha256(path: Path) -> str:
 
 
 def _cover(image, probs, path: Path) -> None:
-    import matplotlib
+    from .._core.figures import new_figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(8, 4))
+    fig, axes = new_figure(1, 2, figsize=(8, 4))
     axes[0].imshow(image, cmap="gray")
     axes[0].set_title("input")
     if probs.shape[0] == 3:  # boundary head: interior green, boundary red
@@ -149,7 +147,6 @@ def _cover(image, probs, path: Path) -> None:
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=60)
-    plt.close(fig)
 
 
 def export_bioimageio(model, out_dir, *, test_image, name: str = "fijibridge nuclei2d",
@@ -201,7 +198,7 @@ def export_bioimageio(model, out_dir, *, test_image, name: str = "fijibridge nuc
     lo, hi = np.percentile(crop, [lo_p, hi_p])
     x = ((crop - lo) / (hi - lo + eps)).astype(np.float32)
     with _torchscript_ok():
-        scripted = torch.jit.load(str(weights))
+        scripted = load_torchscript(weights)
     with torch.no_grad():
         y = scripted(torch.from_numpy(x)).numpy().astype(np.float32)
     np.save(out / "test_input.npy", crop.astype(np.float32))
@@ -324,7 +321,8 @@ def _reproduce_test(rdf_path: Path) -> tuple[bool, str]:
         lo, hi = np.percentile(x, [k.get("min_percentile", 0), k.get("max_percentile", 100)])
         x = ((x - lo) / (hi - lo + k.get("eps", 1e-6))).astype(np.float32)
     with _torchscript_ok():
-        module = torch.jit.load(str(root / rdf["weights"]["torchscript"]["source"]))
+        module = load_torchscript(root / rdf["weights"]["torchscript"]["source"],
+                                  what="bioimage.io TorchScript weights file")
     with torch.no_grad():
         y = module(torch.from_numpy(x)).numpy()
     if y.shape != expected.shape:

@@ -23,6 +23,7 @@ import torch
 
 from .._core.atomic import atomic_path
 from .._core.errors import ModelError
+from .._core.modelfile import load_model_file, plain
 from .._core.options import did_you_mean
 from .networks import UNet, build_network
 
@@ -73,11 +74,13 @@ def save_checkpoint(path, model: UNet, *, preprocessing: dict | None = None,
                         f"got {type(model).__name__}")
     state = {
         "format": CHECKPOINT_FORMAT,
-        "architecture": dict(model.config),
+        "architecture": plain(dict(model.config)),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "preprocessing": dict(preprocessing or _DEFAULT_PRE),
-        "postprocessing": dict(postprocessing or {}),
-        **extra,
+        "preprocessing": plain(dict(preprocessing or _DEFAULT_PRE)),
+        "postprocessing": plain(dict(postprocessing or {})),
+        # optimizer/scheduler states are dicts of tensors and numbers; the rest is made
+        # plain so that read_checkpoint's safe loader reads every entry back
+        **{k: v if k in ("optimizer", "scheduler") else plain(v) for k, v in extra.items()},
     }
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
@@ -85,15 +88,10 @@ def save_checkpoint(path, model: UNet, *, preprocessing: dict | None = None,
 
 
 def read_checkpoint(path) -> dict:
-    """Read a checkpoint dict, raising ModelError for missing, corrupt or foreign files."""
+    """Read a checkpoint dict with the one safe loader (no code in the file runs);
+    ModelError (one line) for missing, corrupt, foreign or code-carrying files."""
     path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"no checkpoint file at {str(path)!r}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many types for a damaged file
-        raise ModelError(f"cannot read {str(path)!r} as a fijibridge checkpoint "
-                         f"({type(e).__name__}: {e}); the file is corrupt or not a torch file") from e
+    state = load_model_file(path, what="segmentation checkpoint")
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ModelError(f"{str(path)!r} is not a fijibridge checkpoint (format "
                          f"{state.get('format') if isinstance(state, dict) else type(state).__name__!r}"

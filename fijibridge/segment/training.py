@@ -321,12 +321,9 @@ class TrainResult:
 
 
 def _plot(history: dict, path: Path) -> None:
-    import matplotlib
+    from .._core.figures import new_figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = new_figure(1, 2, figsize=(10, 4))
     axes[0].plot(history["step"], history["train_loss"], label="train")
     if any(v is not None for v in history["val_loss"]):
         axes[0].plot(history["step"], history["val_loss"], label="validation")
@@ -343,7 +340,6 @@ def _plot(history: dict, path: Path) -> None:
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=80)
-    plt.close(fig)
 
 
 def _scheduler(opt, t: TrainingSection):

@@ -91,11 +91,12 @@ def test_untrusted_model_file_is_refused(tmp_path):
 
     bad = tmp_path / "bad.skops"
     sio.dump({"format": "fijibridge.classify/1", "model": FunctionTransformer(os.system)}, bad)
-    with pytest.raises(ModelError, match="refusing"):
+    with pytest.raises(ModelError, match="refused without loading") as e:
         load_model(bad)
+    assert "\n" not in str(e.value)
     junk = tmp_path / "junk.skops"
     junk.write_text("not a model")
-    with pytest.raises(ModelError, match="not a skops model"):
+    with pytest.raises(ModelError, match="not a zip archive.*skops"):
         load_model(junk)
 
 

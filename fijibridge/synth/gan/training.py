@@ -28,6 +28,8 @@ import torch
 from ..._core.atomic import atomic_path, atomic_write_text
 from ..._core.config import as_config
 from ..._core.errors import ModelError
+from ..._core.figures import new_figure
+from ..._core.modelfile import load_model_file, plain
 from .config import GanConfig, load_config, parse_config
 from .data import IntensityScale, PatchSampler, check_mask, encode_mask, phantom_masks, read_source
 
@@ -123,17 +125,12 @@ def _load_data(cfg: GanConfig):
 
 
 def _plot_samples(path, cond, fake, target, titles):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     def view(x):
         x = x[0]
         return x[x.shape[0] // 2] if x.ndim == 3 else x
 
     n = cond.shape[0]
-    fig, axes = plt.subplots(n, 3, figsize=(6, 2 * n), squeeze=False)
+    fig, axes = new_figure(n, 3, figsize=(6, 2 * n), squeeze=False)
     for i in range(n):
         for j, arr in enumerate((cond, fake, target)):
             axes[i, j].imshow(view(arr[i]), cmap="gray", vmin=-1, vmax=1)
@@ -143,17 +140,11 @@ def _plot_samples(path, cond, fake, target, titles):
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=80, format="png")
-    plt.close(fig)
 
 
 def _plot_losses(path, history):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     steps = history["step"]
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = new_figure(figsize=(6, 3.5))
     for k, v in history.items():
         if k != "step" and any(v):
             ax.plot(steps, v, label=k, lw=1)
@@ -164,7 +155,6 @@ def _plot_losses(path, history):
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=90, format="png")
-    plt.close(fig)
 
 
 def save_generator(path, cfg: GanConfig, model, scale: IntensityScale) -> Path:
@@ -174,22 +164,18 @@ def save_generator(path, cfg: GanConfig, model, scale: IntensityScale) -> Path:
     else:
         gen = model.generator
     state = {"format": CHECKPOINT_FORMAT, "kind": cfg.model, "role": "generator",
-             "direction": cfg.direction, "network": gen.config,
-             "state_dict": gen.state_dict(), "intensity": scale.as_dict(),
-             "mask_classes": cfg.data.mask_classes, "config": cfg.to_dict()}
+             "direction": cfg.direction, "network": plain(gen.config),
+             "state_dict": gen.state_dict(), "intensity": plain(scale.as_dict()),
+             "mask_classes": plain(cfg.data.mask_classes), "config": plain(cfg.to_dict())}
     with atomic_path(path) as tmp:
         torch.save(state, tmp)  # atomic_path gives it normal permissions
     return Path(path)
 
 
 def _read_checkpoint(path) -> dict:
+    """A GAN checkpoint/generator dict, read by the one safe loader (no code runs)."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {str(path)!r}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # torch raises many types for a bad file
-        raise ModelError(f"{path} is not a readable torch checkpoint: {e}") from e
+    state = load_model_file(path, what="GAN model or checkpoint")
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         got = state.get("format") if isinstance(state, dict) else type(state).__name__
         raise ModelError(f"{path} is not a fijibridge GAN checkpoint (format {got!r}, expected "
@@ -248,7 +234,7 @@ def load_generator(model, *, kind: str | None = None, device="cpu"):
 
 
 def _rng_state(sampler):
-    return {"torch": torch.get_rng_state(), "numpy": sampler.state()}
+    return {"torch": torch.get_rng_state(), "numpy": plain(sampler.state())}
 
 
 def train(config, *, resume: bool = False, max_steps: int | None = None,
@@ -296,7 +282,7 @@ def train(config, *, resume: bool = False, max_steps: int | None = None,
         if not last.is_file():
             raise ModelError(f"cannot resume: no {last} (start without --resume)")
         state = _read_checkpoint(last)
-        if state.get("architecture") != arch:
+        if state.get("architecture") != plain(arch):
             raise ModelError(f"cannot resume from {last}: it was trained as "
                              f"{state.get('architecture')} but the config describes {arch}")
         model.load_state_dict(state["model"])
@@ -313,13 +299,14 @@ def train(config, *, resume: bool = False, max_steps: int | None = None,
 
     def save_last():
         st = {"format": CHECKPOINT_FORMAT, "kind": cfg.model, "role": "training",
-              "architecture": arch, "model": model.state_dict(),
+              "architecture": plain(arch), "model": model.state_dict(),
               "opt_g": model.opt_g.state_dict(), "opt_d": model.opt_d.state_dict(),
-              "rng": _rng_state(sampler), "history": history, "step": step,
-              "intensity": scale.as_dict(), "config": cfg.to_dict()}
+              "rng": _rng_state(sampler), "history": plain(history), "step": int(step),
+              "intensity": plain(scale.as_dict()), "config": plain(cfg.to_dict())}
+        # only tensors and plain values: last.pt is read back by the safe loader
         if cfg.model == "cyclegan":
-            st["pools"] = {n: {"images": getattr(model, n).images,
-                               "rng": getattr(model, n).rng.bit_generator.state}
+            st["pools"] = {n: {"images": list(getattr(model, n).images),
+                               "rng": plain(getattr(model, n).rng.bit_generator.state)}
                            for n in ("pool_a", "pool_b")}
         with atomic_path(last) as tmp:
             torch.save(st, tmp)
