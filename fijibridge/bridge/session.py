@@ -122,6 +122,7 @@ class Session:
         self._current_interp = None
         self._dialogs: list[str] = []     # dialogs that needed a person
         self._messages: list[str] = []    # message boxes (IJ.error, showMessage, exit("…"))
+        self._message_titles: list[str] = []
         self._dialog_guard = None
         self._quit_guard = None
         self._quit_attempts: list[str] = []   # run("Quit") refused during a macro
@@ -222,6 +223,7 @@ class Session:
         jimport("ij.measure.ResultsTable").getResultsTable().reset()
         self._dialogs.clear()
         self._messages.clear()
+        self._message_titles.clear()
         self._quit_attempts.clear()
         self._dialog_line = None
         self._IJ.getErrorMessage()  # clears ImageJ's last IJ.error() message
@@ -337,8 +339,8 @@ class Session:
             # a missing file ("Opener: File not found") or eval("js", …) without a
             # JavaScript engine: the macro's result cannot be trusted
             text = " ".join(str(ij_error).split())
-            shown = [m for m in self._messages if " ".join(m.split()).endswith(text)]
-            raise MacroError(" ".join(shown[-1].split()) if shown else text, macro_file=macro_file,
+            title = self._message_titles[-1] if self._message_titles else ""
+            raise MacroError(f"{title}: {text}" if title else text, macro_file=macro_file,
                              line=self._dialog_line or _safe_line(interp))
         log.debug("%s finished; log: %s", where, outcome["log"][-2000:])
         return outcome
@@ -399,6 +401,7 @@ class Session:
         elif name.endswith("MessageDialog") or (name.endswith("HTMLDialog")):
             text = _dialog_text(window)
             self._messages.append(f"{title}: {text}" if title else text)
+            self._message_titles.append(title)
         else:
             text = _dialog_text(window)
             what = f"{window.getClass().getSimpleName()} {title!r}"
