@@ -71,10 +71,31 @@ def default_plugins_dir(*, ij_jar: Path | None = None) -> Path:
     return Path.home() / ".imagej" / "plugins"
 
 
+def find_dl2_jar(plugins_dir) -> Path | None:
+    """The DeconvolutionLab2 jar in ``plugins_dir`` (searched recursively), or None.
+
+    Any ``DeconvolutionLab*.jar`` counts, whatever its separators and case
+    (``DeconvolutionLab_2.jar`` from EPFL, ``DeconvolutionLab2-2.1.2.jar`` from an update site).
+    """
+    if plugins_dir is None:
+        return None
+    folder = Path(plugins_dir)
+    if not folder.is_dir():
+        return None
+    for jar in sorted(folder.rglob("*.jar")):
+        name = jar.name.lower().replace("_", "").replace("-", "")
+        if name.startswith("deconvolutionlab"):
+            return jar
+    return None
+
+
 def find_plugin_jars(plugins_dir: Path | None) -> dict[str, Path | None]:
     """Which of DeconvolutionLab2 / PSF Generator are installed in ``plugins_dir``."""
     found: dict[str, Path | None] = {}
     for name, patterns in PLUGIN_JARS.items():
+        if name == "DeconvolutionLab2":
+            found[name] = find_dl2_jar(plugins_dir)
+            continue
         hit = None
         if plugins_dir is not None and plugins_dir.is_dir():
             for pattern in patterns:

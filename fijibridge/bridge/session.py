@@ -15,6 +15,7 @@ from pathlib import Path
 from .._core.errors import (EngineError, MacroDialogError, MacroError, MacroTimeoutError)
 from .._core.tiff import TiffImage
 from ._engines import EngineSpec, find_plugin_jars, resolve_engine
+from ._runs import MacroRunImages, load_exit_guard
 from .macro import MacroResult, prepare_macro
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,9 @@ class Session:
 
                 self._display = VirtualDisplay()
                 os.environ["DISPLAY"] = self._display.display
-            options = ["-Djava.awt.headless=false", "-Xss4m"]
+            # "allow": a SecurityManager may be installed (the exit guard; Java 18-23
+            # refuse it otherwise, Java 17 allows it anyway)
+            options = ["-Djava.awt.headless=false", "-Xss4m", "-Djava.security.manager=allow"]
             if spec.plugins_dir is not None:
                 # ImageJ 1.x looks for plugins in <plugins.dir>/plugins
                 base = spec.plugins_dir.parent if spec.plugins_dir.name == "plugins" else spec.plugins_dir
@@ -119,7 +122,11 @@ class Session:
         self._current_interp = None
         self._dialogs: list[str] = []     # dialogs that needed a person
         self._messages: list[str] = []    # message boxes (IJ.error, showMessage, exit("…"))
+        self._message_titles: list[str] = []
         self._dialog_guard = None
+        self._quit_guard = None
+        self._quit_attempts: list[str] = []   # run("Quit") refused during a macro
+        self._exit_guard = load_exit_guard()
         if spec.kind == "imagej":
             # An off-screen ImageJ (on the virtual display): macros log to its Log window
             # and show Results as ImageJ does, instead of printing them to stdout.
@@ -127,10 +134,11 @@ class Session:
             if self._IJ.getInstance() is None:
                 self._imagej = ImageJ(ImageJ.NO_SHOW)
             self._dialog_guard = _install_dialog_guard(self)
-            # scyjava shuts the JVM down at exit (its own atexit handler); its
-            # when_jvm_stops callbacks run first, before JPype waits for Java threads.
-            guard = self._dialog_guard
-            scyjava.when_jvm_stops(lambda: _close_windows(guard))
+        self._quit_guard = _install_quit_guard(self)
+        # scyjava shuts the JVM down at exit (its own atexit handler); its
+        # when_jvm_stops callbacks run first, before JPype waits for Java threads.
+        guards = (self._dialog_guard, self._quit_guard)
+        scyjava.when_jvm_stops(lambda: _at_exit(*guards))
         self.startup_seconds = time.perf_counter() - t0
         log.info("%s engine ready in %.2f s (ImageJ %s)", self.engine, self.startup_seconds,
                  self.imagej_version)
@@ -199,12 +207,13 @@ class Session:
         with self._lock:
             t0 = time.perf_counter()
             self._reset_state()
-            imps = [ndarray_to_imageplus(img, title=title) for title, img in images.items()]
-            outcome = self._execute(code, argument, imps, timeout=timeout, macro_file=macro_file)
-            try:
-                result = self._collect(outcome["log"])
-            finally:
-                self._cleanup()
+            # every image of the run is closed when this block ends, however it ends
+            with MacroRunImages(self._Interpreter) as run_images:
+                for title, img in images.items():
+                    run_images.push(ndarray_to_imageplus(img, title=title))
+                outcome = self._execute(code, argument, run_images, timeout=timeout,
+                                        macro_file=macro_file)
+                result = self._collect(outcome["log"], run_images.open_images())
             result.seconds = time.perf_counter() - t0
             return result
 
@@ -214,7 +223,10 @@ class Session:
         jimport("ij.measure.ResultsTable").getResultsTable().reset()
         self._dialogs.clear()
         self._messages.clear()
+        self._message_titles.clear()
+        self._quit_attempts.clear()
         self._dialog_line = None
+        self._IJ.getErrorMessage()  # clears ImageJ's last IJ.error() message
         self._IJ.log("\\Clear")
         rm = self._roi_manager(create=True)
         if rm is not None:
@@ -232,7 +244,7 @@ class Session:
             rm.setVisible(False)
         return rm
 
-    def _execute(self, code, argument, imps, *, timeout, macro_file):
+    def _execute(self, code, argument, run_images, *, timeout, macro_file):
         from jpype import JException
         from scyjava import jimport
 
@@ -246,9 +258,6 @@ class Session:
         # line. Elsewhere errors are only recorded (ImageJ then keeps parsing, so the
         # line is approximate).
         interp.setIgnoreErrors(self._dialog_guard is None)
-        Interpreter.batchMode = True
-        for imp in imps:
-            Interpreter.addBatchModeImage(imp)
         buf = ByteArrayOutputStream()
         stream = PrintStream(buf, True, "UTF-8")
         old_out = System.out
@@ -270,6 +279,10 @@ class Session:
         self._current_interp = interp
         System.setOut(stream)
         worker = threading.Thread(target=work, name="fijibridge-macro", daemon=True)
+        exit_guard = self._exit_guard
+        blocked_exit = None
+        if exit_guard is not None:
+            exit_guard.enter()
         try:
             worker.start()
             finished = done.wait(timeout)
@@ -279,11 +292,25 @@ class Session:
                     _stop_thread(outcome["thread"])
                     done.wait(10)
         finally:
+            if exit_guard is not None:
+                blocked_exit = exit_guard.leave()
             System.setOut(old_out)
             self._current_interp = None
+            run_images.add_thread(outcome["thread"])
         stream.flush()
         outcome["log"] = self._read_log(str(buf.toString("UTF-8")))
         where = macro_file or "<macro>"
+        ij_error = self._IJ.getErrorMessage()  # set by IJ.error(), also when only logged
+        if blocked_exit is not None:
+            raise MacroError(f"the macro tried to end Java and the Python process "
+                             f"({blocked_exit}); fijibridge refused it", macro_file=macro_file,
+                             line=_safe_line(interp),
+                             advice="a macro run by fijibridge must not call System.exit")
+        if self._quit_attempts:
+            raise MacroError("the macro ran Quit, which would close ImageJ for every later "
+                             "macro of this session; fijibridge refused it",
+                             macro_file=macro_file, line=self._quit_attempts[0] or None,
+                             advice='remove run("Quit") from the macro')
         if self._dialogs:
             raise MacroDialogError(
                 f"the macro opened a dialog ({'; '.join(self._dialogs)}) that needs a person; "
@@ -307,6 +334,14 @@ class Session:
             # exit("…") or an IJ.error() that stopped the macro: the message says why
             raise MacroError(self._messages[-1], macro_file=macro_file,
                              line=self._dialog_line or _safe_line(interp))
+        if ij_error is not None:
+            # ImageJ reported an error (IJ.error) but let the macro go on, e.g. open() of
+            # a missing file ("Opener: File not found") or eval("js", …) without a
+            # JavaScript engine: the macro's result cannot be trusted
+            text = " ".join(str(ij_error).split())
+            title = self._message_titles[-1] if self._message_titles else ""
+            raise MacroError(f"{title}: {text}" if title else text, macro_file=macro_file,
+                             line=self._dialog_line or _safe_line(interp))
         log.debug("%s finished; log: %s", where, outcome["log"][-2000:])
         return outcome
 
@@ -321,21 +356,11 @@ class Session:
             parts.append(captured.rstrip("\n"))
         return "\n".join(parts) + ("\n" if parts else "")
 
-    def _collect(self, log_text: str) -> MacroResult:
+    def _collect(self, log_text: str, imps: list) -> MacroResult:
         from scyjava import jimport
 
         from .convert import imageplus_to_ndarray
 
-        Interpreter = self._Interpreter
-        WindowManager = jimport("ij.WindowManager")
-        imps = []
-        for image_id in list(Interpreter.getBatchModeImageIDs()):
-            imps.append(Interpreter.getBatchModeImage(int(image_id)))
-        ids = WindowManager.getIDList()
-        for image_id in (list(ids) if ids is not None else []):
-            imp = WindowManager.getImage(int(image_id))
-            if imp is not None and all(imp.getID() != o.getID() for o in imps):
-                imps.append(imp)
         images: dict[str, TiffImage] = {}
         for imp in imps:
             title = str(imp.getTitle())
@@ -354,27 +379,6 @@ class Session:
                 data = bytes(memoryview(RoiEncoder.saveAsByteArray(roi)))
                 rois.append(roifile.ImagejRoi.frombytes(data))
         return MacroResult(images=images, results=results, log=log_text, rois=rois)
-
-    def _cleanup(self):
-        from scyjava import jimport
-
-        Interpreter = self._Interpreter
-        WindowManager = jimport("ij.WindowManager")
-        for image_id in list(Interpreter.getBatchModeImageIDs()):
-            imp = Interpreter.getBatchModeImage(int(image_id))
-            if imp is not None:
-                imp.changes = False
-                Interpreter.removeBatchModeImage(imp)
-                imp.close()
-        ids = WindowManager.getIDList()
-        for image_id in (list(ids) if ids is not None else []):
-            imp = WindowManager.getImage(int(image_id))
-            if imp is not None:
-                imp.changes = False
-                imp.close()
-        Interpreter.batchMode = False
-        _set_static(Interpreter, "imageTable", None)
-        _set_static(Interpreter, "imageActivations", None)
 
     def _on_dialog(self, window, title: str) -> None:
         """Called on the AWT thread when a dialog opens during a macro.
@@ -397,6 +401,7 @@ class Session:
         elif name.endswith("MessageDialog") or (name.endswith("HTMLDialog")):
             text = _dialog_text(window)
             self._messages.append(f"{title}: {text}" if title else text)
+            self._message_titles.append(title)
         else:
             text = _dialog_text(window)
             what = f"{window.getClass().getSimpleName()} {title!r}"
@@ -425,16 +430,23 @@ def _stop_thread(thread) -> None:
         log.warning("could not stop the macro's thread: %s", e)
 
 
-def _close_windows(guard=None) -> None:
-    """Dispose every AWT window at interpreter exit.
+def _at_exit(dialog_guard=None, quit_guard=None) -> None:
+    """Let the process end at interpreter exit, whatever Java threads are left.
 
     JPype shuts the JVM down at exit and waits for its non-daemon threads; AWT's event
-    thread ends by itself (auto-shutdown) once no window is displayable, so without
-    this a script would never exit after using the imagej engine. ImageJ's shared
-    thread pool (``ij.util.ThreadUtil``, used by multi-threaded filters) keeps idle
-    non-daemon core threads forever; ImageJ itself ends with System.exit, a script
-    must shut the pool down. The dialog guard goes first: during interpreter shutdown a
-    Java thread calling back into Python would block forever.
+    thread ends by itself (auto-shutdown) once no window is displayable, so every
+    window is disposed. ImageJ's shared thread pool (``ij.util.ThreadUtil``, used by
+    multi-threaded filters) keeps idle non-daemon core threads forever; ImageJ itself
+    ends with System.exit, a script must shut the pool down. The guards go first:
+    during interpreter shutdown a Java thread calling back into Python would block
+    forever.
+
+    Plugins leave non-daemon threads of their own that nobody can stop from outside
+    (DeconvolutionLab2: an idle ``Executors.newSingleThreadExecutor`` worker,
+    ``pool-1-thread-1``): a script then hung at exit. When such threads are alive,
+    JPype is told not to wait for them (``jpype.config.destroy_jvm = False``): Java's
+    output streams are flushed, and the process ends with Python's exit status; the
+    threads end with it, as they do when ImageJ itself quits (System.exit).
     """
     from scyjava import jimport
 
@@ -451,18 +463,63 @@ def _close_windows(guard=None) -> None:
         for window in jimport("java.awt.Window").getWindows():
             window.dispose()
 
-    if guard is not None:
+    if dialog_guard is not None:
         attempt("removing the dialog guard", lambda: jimport("java.awt.Toolkit")
-                .getDefaultToolkit().removeAWTEventListener(guard))
+                .getDefaultToolkit().removeAWTEventListener(dialog_guard))
+    if quit_guard is not None:
+        attempt("removing the quit guard",
+                lambda: jimport("ij.Executer").removeCommandListener(quit_guard))
     attempt("stopping ImageJ's thread pool",
             lambda: jimport("ij.util.ThreadUtil").threadPoolExecutor.shutdown())
     attempt("closing ImageJ's windows", close_windows)
+    attempt("not waiting for plugins' threads", _do_not_wait_for_plugin_threads)
 
 
-def _set_static(cls, name, value):
-    field = cls.class_.getDeclaredField(name)
-    field.setAccessible(True)
-    field.set(None, value)
+def _do_not_wait_for_plugin_threads() -> None:
+    import jpype
+    from scyjava import jimport
+
+    Thread = jimport("java.lang.Thread")
+    me = Thread.currentThread()
+    left = []
+    for thread in Thread.getAllStackTraces().keySet():
+        name = str(thread.getName())
+        if (thread.isDaemon() or not thread.isAlive() or thread.equals(me)
+                or name in ("DestroyJavaVM", "main") or name.startswith("AWT-")):
+            continue  # AWT's threads end by themselves once no window is left
+        left.append(name)
+    if left:
+        log.info("at exit: not waiting for Java threads left by plugins: %s",
+                 ", ".join(sorted(left)))
+        System = jimport("java.lang.System")
+        System.out.flush()
+        System.err.flush()
+        jpype.config.destroy_jvm = False
+
+
+def _install_quit_guard(session: "Session"):
+    """Refuse ImageJ's Quit command while a macro runs (``Executer`` command listener).
+
+    ``run("Quit")`` closes ImageJ's main window and its Log window: every later
+    macro's ``print()`` output was lost. The refusal is recorded and the run raises
+    :class:`MacroError`; the session stays usable.
+    """
+    from jpype import JImplements, JOverride
+    from scyjava import jimport
+
+    @JImplements("ij.CommandListener")
+    class QuitGuard:
+        @JOverride
+        def commandExecuting(self, command):
+            interp = session._current_interp
+            if interp is not None and command is not None and str(command) == "Quit":
+                session._quit_attempts.append(_safe_line(interp))
+                return None
+            return command
+
+    guard = QuitGuard()
+    jimport("ij.Executer").addCommandListener(guard)
+    return guard
 
 
 def _safe_line(interp):
@@ -608,6 +665,7 @@ def _init_fiji(fiji_dir: Path):
         raise EngineError("the fiji engine needs PyImageJ: pip install pyimagej") from e
     os.environ.setdefault("JAVA_HOME", str(find_java_home()))
     scyjava.config.set_java_constraints(fetch="never")
+    scyjava.config.add_option("-Djava.security.manager=allow")  # the exit guard
     try:
         return imagej.init(str(fiji_dir), mode="headless", add_legacy=True)
     except Exception as e:

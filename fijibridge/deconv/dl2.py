@@ -66,15 +66,19 @@ def dl2_macro(options: DeconvOptions | str, *, out_name: str = "result", out_dir
 
 
 def find_dl2_jar(plugins_dir) -> Path | None:
-    """The DeconvolutionLab2 jar in ``plugins_dir`` (searched recursively), or None."""
-    folder = Path(plugins_dir)
-    if not folder.is_dir():
-        return None
-    for jar in sorted(folder.rglob("*.jar")):
-        name = jar.name.lower().replace("_", "").replace("-", "")
-        if name.startswith("deconvolutionlab2") or name.startswith("deconvolutionlab"):
-            return jar
-    return None
+    """The DeconvolutionLab2 jar in ``plugins_dir`` (searched recursively), or None.
+
+    Plugin discovery lives in the bridge: see :func:`fijibridge.bridge.plugins.find_dl2_jar`.
+    """
+    from ..bridge.plugins import find_dl2_jar as _find
+
+    return _find(plugins_dir)
+
+
+def _dl2_log_lines(log_text: str, limit: int = 12) -> str:
+    """The last lines DL2 wrote to the log (``-monitor console``), one string."""
+    lines = [ln.strip() for ln in (log_text or "").splitlines() if ln.strip()]
+    return " | ".join(lines[-limit:]) or "(DL2 wrote nothing to the log)"
 
 
 def run_dl2(image, psf, options: DeconvOptions | str, *, session, work_dir=None) -> np.ndarray:
@@ -86,18 +90,32 @@ def run_dl2(image, psf, options: DeconvOptions | str, *, session, work_dir=None)
 
     Raises
     ------
+    ValueError
+        Options DL2 would not understand (an unknown algorithm: DL2 silently runs Identity),
+        checked with the native parser before any Java work.
+    FileNotFoundError
+        ``image`` or ``psf`` is a path to no file (the message says which and where).
     PluginMissingError
         No DeconvolutionLab2 jar in ``session.plugins_dir``; the message names the folder and
         how to install the plugin.
+    EngineError
+        DL2 wrote no result; the message gives its last log lines.
     """
+    from .._core.errors import EngineError
     from .._core.tiff import read_tiff, write_tiff
 
+    if isinstance(options, str):
+        options = parse_dl2(options)
+    # DeconvOptions is mutable: check the text DL2 will get with the native parser, before
+    # any Java work (DL2 runs Identity for an algorithm it does not know, silently)
+    parse_dl2(to_dl2(options, include_extra=False))
+    for name, value in (("image", image), ("PSF", psf)):
+        if isinstance(value, (str, Path)) and not Path(value).is_file():
+            raise FileNotFoundError(f"{name} file not found: {str(Path(value).resolve())!r}")
     plugins = getattr(session, "plugins_dir", None)
     if plugins is None or find_dl2_jar(plugins) is None:
         raise PluginMissingError(f"DeconvolutionLab2 is not installed: no DeconvolutionLab2*.jar "
                                  f"in {str(plugins)!r} (searched recursively); {DL2_INSTALL}")
-    if isinstance(options, str):
-        options = parse_dl2(options)
     tmp = tempfile.TemporaryDirectory(prefix="fijibridge-dl2-", dir=work_dir)
     with tmp as folder:
         folder = Path(folder)
@@ -111,12 +129,12 @@ def run_dl2(image, psf, options: DeconvOptions | str, *, session, work_dir=None)
                 paths[name] = str(p)
         run_options = DeconvOptions(**{**options.__dict__, **paths})
         code, args = dl2_macro(run_options, out_name="result", out_dir=folder)
+        parse_dl2(args["dl2_options"])  # exactly what DL2 receives
         log.info("DeconvolutionLab2 Run %s", args["dl2_options"])
-        session.run_macro(code, args=args)  # the bridge raises MacroError on failure
+        result = session.run_macro(code, args=args)  # MacroError on a macro failure
         out = folder / "result.tif"
         if not out.is_file():
-            from .._core.errors import EngineError
-
-            raise EngineError(f"DeconvolutionLab2 wrote no result at {out} (options: "
-                              f"{args['dl2_options']}); see the ImageJ log")
+            raise EngineError(f"DeconvolutionLab2 wrote no result (image {paths['image']!r}, "
+                              f"PSF {paths['psf']!r}; options: {args['dl2_options']}); DL2 said: "
+                              f"{_dl2_log_lines(result.log)}")
         return np.asarray(read_tiff(out).data, dtype=np.float32)

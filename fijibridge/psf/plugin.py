@@ -2,8 +2,8 @@
 
 PSF Generator's menu command ignores macro options, so fijibridge calls the entry point
 its command line uses (``java -cp PSF_Generator.jar PSFGenerator config.txt``):
-the static ``PSFGenerator.computeImagePlus(String config)``, loaded with ImageJ's
-plugin class loader from the engine's plugins folder.  The native
+the static ``PSFGenerator.computeImagePlus(String config)``; the Java call lives in
+:func:`fijibridge.bridge.plugins.psf_generator_image`.  The native
 :func:`fijibridge.psf.psf_from_config` computes the same PSF without Java.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .._core.errors import EngineError, PluginMissingError
+from .._core.errors import PluginMissingError
 from .._core.tiff import TiffImage
 
 __all__ = ["run_psf_generator", "INSTALL_HINT"]
@@ -44,7 +44,6 @@ def run_psf_generator(config, *, session=None, engine: str = "auto") -> TiffImag
         PSF Generator is not in the engine's plugins folder (the message names it).
     """
     from ..bridge import open_session
-    from ..bridge.convert import imageplus_to_ndarray
     from .config import read_psfgen_config
 
     path = Path(config)
@@ -53,19 +52,8 @@ def run_psf_generator(config, *, session=None, engine: str = "auto") -> TiffImag
     if session.plugins().get("PSF Generator") is None:
         raise PluginMissingError(f"PSF Generator is not installed in {session.plugins_dir}; "
                                  + INSTALL_HINT)
-    from scyjava import jimport
+    from ..bridge.plugins import psf_generator_image
 
-    IJ = jimport("ij.IJ")
-    Class = jimport("java.lang.Class")
-    String = jimport("java.lang.String")
-    try:
-        cls = Class.forName("PSFGenerator", True, IJ.getClassLoader())
-        method = cls.getMethod("computeImagePlus", String.class_)
-        imp = method.invoke(None, str(path.resolve()))
-    except Exception as e:
-        raise EngineError(f"PSF Generator failed on {path}: {e}") from e
-    if imp is None:
-        raise EngineError(f"PSF Generator returned no image for {path}")
-    out = imageplus_to_ndarray(imp)
+    out = psf_generator_image(path, session=session)
     spacing = cfg.spacing if "Z" in out.axes else cfg.spacing[1:]
     return TiffImage(data=out.data, axes=out.axes, spacing=tuple(spacing))
