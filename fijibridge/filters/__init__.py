@@ -11,5 +11,8 @@ numpy / scipy / scikit-image only; pipeline steps are in :mod:`fijibridge.filter
 """
 
 from .background import rolling_ball_background, subtract_background
+from .ridges import frangi, hessian_eigenvalues, sato, tubeness
+from .smoothing import clahe, ellipsoid_footprint, gaussian, median
 
-__all__ = ["subtract_background", "rolling_ball_background"]
+__all__ = ["subtract_background", "rolling_ball_background", "gaussian", "median", "clahe",
+           "ellipsoid_footprint", "tubeness", "sato", "frangi", "hessian_eigenvalues"]
