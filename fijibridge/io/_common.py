@@ -9,9 +9,9 @@ import re
 import numpy as np
 
 from .._core.errors import ImageFormatError
-from .._core.image import AXES
+from .._core.image import AXES, Image
 
-__all__ = ["to_tczyx", "memory_budget", "check_scene", "lazy_from_zarr", "missing_reader"]
+__all__ = ["build_image", "to_tczyx", "memory_budget", "check_scene", "lazy_from_zarr", "missing_reader"]
 
 log = logging.getLogger(__name__)
 
@@ -112,3 +112,18 @@ def missing_reader(fmt: str, package: str, error: ImportError) -> ImageFormatErr
     return ImageFormatError(
         f"reading {fmt} files needs the package {package!r}, which is not installed: "
         f"pip install 'fijibridge[formats]' (or pip install {package}) [{error}]")
+
+
+def build_image(data, axes, dist, channels, scenes, index, fmt, path, time_interval=None) -> Image:
+    """An Image from µm sizes ``dist`` ({"x","y","z"} → µm or None); x and y go together."""
+    x, y, z = dist.get("x"), dist.get("y"), dist.get("z")
+    if x is None or y is None:
+        x = y = None
+    if "Z" in axes:
+        spacing = (z or 1.0, y or 1.0, x or 1.0)
+        known = (z is not None, y is not None, x is not None)
+    else:
+        spacing, known = (y or 1.0, x or 1.0), (y is not None, x is not None)
+    return Image(data=data, axes=axes, spacing=spacing, spacing_known=known,
+                 calibrated=x is not None, channels=channels, time_interval_s=time_interval,
+                 scenes=scenes, scene=index, format=fmt, source=str(path))
