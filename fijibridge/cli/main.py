@@ -26,6 +26,7 @@ __all__ = ["main", "build_parser", "COMMANDS"]
 COMMANDS = (
     "doctor", "macro", "psf", "deconvolve", "threshold", "segment", "train", "synth",
     "generate", "features", "classify", "run", "validate", "fiji",
+    "info",
 )
 
 log = logging.getLogger("fijibridge")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from .._core.errors import ImageFormatError
 from .._core.image import Image
 from ._common import build_image, check_scene, to_tczyx
@@ -31,6 +33,8 @@ def read(path, *, scene=None, max_memory: int, lazy=None) -> Image:
                                "truncated") from e
     index = check_scene(scene, 1, path)
     data = data.reshape(shape)  # asarray() drops length-1 axes; keep them named
+    # DeltaVision stores rows bottom-up; Bio-Formats (and so Fiji) shows them top-down
+    data = np.ascontiguousarray(data[..., ::-1, :])
     data, axes = to_tczyx(data, axes)
     dist = {"x": vox.x, "y": vox.y, "z": vox.z if "Z" in axes else None}
     return build_image(data, axes, dist, (), 1, index, "dv", path)

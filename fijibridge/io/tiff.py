@@ -92,6 +92,8 @@ def read(path, *, scene=None, max_memory: int, lazy=None) -> Image:
     problems = _ErrorCollector()
     tiff_log = logging.getLogger("tifffile")
     tiff_log.addHandler(problems)
+    propagate = tiff_log.propagate
+    tiff_log.propagate = False  # its messages are collected and reported in our error
     tif = None
     try:
         try:
@@ -113,6 +115,7 @@ def read(path, *, scene=None, max_memory: int, lazy=None) -> Image:
             raise _broken(path, e) from e
     finally:
         tiff_log.removeHandler(problems)
+        tiff_log.propagate = propagate
         if tif is not None and not getattr(tif, "_fijibridge_keep_open", False):
             tif.close()
 
