@@ -92,7 +92,7 @@ def to_tczyx(data, axes: str, *, drop: str = ""):
     return data, target
 
 
-def lazy_from_zarr(array, *, target_chunk_bytes: int = 64 * 2**20):
+def lazy_from_zarr(array, *, target_chunk_bytes: int = 32 * 2**20):
     """A dask array over a zarr array, chunks grouped to about ``target_chunk_bytes``."""
     import dask.array as da
 
