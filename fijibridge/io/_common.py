@@ -92,13 +92,22 @@ def to_tczyx(data, axes: str, *, drop: str = ""):
     return data, target
 
 
-def lazy_from_zarr(array, *, target_chunk_bytes: int = 32 * 2**20):
-    """A dask array over a zarr array, chunks grouped to about ``target_chunk_bytes``."""
+def lazy_from_zarr(array, *, target_chunk_bytes: int = 8 * 2**20,
+                   min_chunk_bytes: int = 2**20):
+    """A dask array over a zarr array (or tifffile's zarr store of a TIFF series).
+
+    The stored chunks are kept when they hold at least ``min_chunk_bytes`` (dask tasks
+    then match what is read from disk; measured in ``benchmarks/read_lazy.py``);
+    smaller ones (e.g. strips) are grouped into whole planes, up to
+    ``target_chunk_bytes``.  Small chunks keep a reduction's peak memory low.
+    """
     import dask.array as da
 
-    # whole planes, grouped along the leading axes up to the target size
     shape = tuple(int(n) for n in array.shape)
     itemsize = np.dtype(array.dtype).itemsize
+    stored = getattr(array, "chunks", None)
+    if stored and int(np.prod(stored)) * itemsize >= min_chunk_bytes:
+        return da.from_zarr(array)
     plane = int(np.prod(shape[-2:])) * itemsize
     chunks = list(shape)
     budget = max(1, target_chunk_bytes // max(plane, 1))
