@@ -24,8 +24,23 @@ from ._core.tiff import TiffImage, read_tiff, write_tiff
 
 __version__ = "0.1.0"
 
+#: names loaded on first use (PEP 562), so ``import fijibridge`` stays light
+_LAZY = {"read_image": "fijibridge.io", "write_image": "fijibridge.io",
+         "Image": "fijibridge._core.image"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'fijibridge' has no attribute {name!r}")
+
 __all__ = [
     "__version__",
+    "Image",
+    "read_image",
+    "write_image",
     "TiffImage",
     "read_tiff",
     "write_tiff",

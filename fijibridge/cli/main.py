@@ -27,6 +27,7 @@ COMMANDS = (
     "doctor", "macro", "psf", "deconvolve", "threshold", "segment", "train", "synth",
     "generate", "features", "classify", "run", "validate", "fiji",
     "filter",
+    "info",
 )
 
 log = logging.getLogger("fijibridge")
