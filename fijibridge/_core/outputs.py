@@ -47,7 +47,7 @@ def _items(paths, default_name):
     return [(default_name, p) for p in paths if p is not None]
 
 
-def check_not_input(outputs, inputs) -> None:
+def check_not_input(outputs, inputs, *, name: str = "output") -> None:
     """Raise ``ValueError`` when an output path names one of the input files.
 
     Parameters
@@ -55,20 +55,41 @@ def check_not_input(outputs, inputs) -> None:
     outputs, inputs : dict, path or sequence of paths
         ``{label: path}`` (the label, e.g. ``"-o"`` or ``"--psf"``, appears in the
         message), a single path, or a sequence of paths; ``None`` values are skipped.
+    name : str
+        Label of the outputs given as a path or a sequence (e.g. ``"--output-dir"``).
 
     Raises
     ------
     ValueError
         Naming the output option, the clashing path and the input it would overwrite.
+        Paths are compared resolved (``..``, symlinks), and existing files by inode (hard
+        links).
     """
-    outs = _items(outputs, "output")
     ins = _items(inputs, "input")
-    for out_name, out in outs:
-        for in_name, inp in ins:
-            if same_file(out, inp):
-                raise ValueError(f"{out_name} {str(out)!r} is the input {in_name} {str(inp)!r}; "
-                                 "fijibridge never overwrites an input: choose another output "
-                                 "name or folder")
+    by_key = {_key(p): (label, p) for label, p in ins}
+    by_inode = {}
+    for label, p in ins:
+        inode = _inode(p)
+        if inode is not None:
+            by_inode.setdefault(inode, (label, p))
+    for out_name, out in _items(outputs, name):
+        hit = by_key.get(_key(out))
+        if hit is None:
+            inode = _inode(out)  # an existing output: a hard link or symlink to an input?
+            hit = by_inode.get(inode) if inode is not None else None
+        if hit is not None:
+            in_name, inp = hit
+            raise ValueError(f"{out_name} {str(out)!r} is the input {in_name} {str(inp)!r}; "
+                             "fijibridge never overwrites an input: choose another output "
+                             "name or folder")
+
+
+def _inode(path):
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 def check_unique_outputs(planned) -> None:

@@ -157,6 +157,10 @@ def run(args) -> int:
     out = Path(args.output)
     if out.suffix.lower() not in (".tif", ".tiff"):
         raise ValueError(f"-o must name a .tif file; got {str(out)!r}")
+    from .._core.outputs import check_not_input
+
+    check_not_input({"-o": out, "--stats": args.stats, "--plot": args.plot},
+                    {"IMAGE": opts.image, "--psf": opts.psf, "--reference": opts.reference})
     image_path = Path(opts.image)
     image_tiff = read_tiff(image_path)
     image = core._squeeze_stack(image_tiff.data, "image")

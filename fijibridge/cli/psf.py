@@ -80,6 +80,9 @@ def run(args) -> int:
     from .._core.tiff import write_tiff
     from ..psf import config as psfconfig
 
+    from .._core.outputs import check_not_input
+
+    check_not_input({"-o": args.output}, {"--config": args.config})
     given = {dest: getattr(args, dest) for dest in _MODEL_OPTIONS if getattr(args, dest) is not None}
     if args.config is not None:
         if given or args.shape is not None or args.spacing is not None:
