@@ -47,7 +47,9 @@ def add_parser(subparsers):
     p.add_argument("--max-growth", type=float, default=None,
                    help="divergence guard: max ||x||/||image|| (default 100; 0 disables)")
     p.add_argument("--max-memory", type=float, default=None,
-                   help="working-memory budget in MB before block-wise processing (default 1024)")
+                   help="memory budget in MB for the deconvolution's arrays, the volume's own copies "
+                   "included: above it the volume is processed block-wise, and a budget below "
+                   "the copies is refused (default 1024)")
     p.add_argument("--stats", metavar="CSV", help="write per-iteration statistics (CSV)")
     p.add_argument("--plot", metavar="PNG", help="write a convergence plot (PNG)")
     p.add_argument("--progress", action="store_true", help="show a progress bar")
