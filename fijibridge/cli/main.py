@@ -61,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if args.verbose < 2:
+        # tifffile logs what is wrong with a broken file; read_tiff turns it into the one-line
+        # ImageFormatError, so the log line is shown only with -vv
+        logging.getLogger("tifffile").propagate = False
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
