@@ -47,7 +47,9 @@ def add_parser(subparsers):
     p.add_argument("--max-growth", type=float, default=None,
                    help="divergence guard: max ||x||/||image|| (default 100; 0 disables)")
     p.add_argument("--max-memory", type=float, default=None,
-                   help="working-memory budget in MB before block-wise processing (default 1024)")
+                   help="memory budget in MB for the deconvolution's arrays, the volume's own copies "
+                   "included: above it the volume is processed block-wise, and a budget below "
+                   "the copies is refused (default 1024)")
     p.add_argument("--stats", metavar="CSV", help="write per-iteration statistics (CSV)")
     p.add_argument("--plot", metavar="PNG", help="write a convergence plot (PNG)")
     p.add_argument("--progress", action="store_true", help="show a progress bar")
@@ -157,6 +159,10 @@ def run(args) -> int:
     out = Path(args.output)
     if out.suffix.lower() not in (".tif", ".tiff"):
         raise ValueError(f"-o must name a .tif file; got {str(out)!r}")
+    from .._core.outputs import check_not_input
+
+    check_not_input({"-o": out, "--stats": args.stats, "--plot": args.plot},
+                    {"IMAGE": opts.image, "--psf": opts.psf, "--reference": opts.reference})
     image_path = Path(opts.image)
     image_tiff = read_tiff(image_path)
     image = core._squeeze_stack(image_tiff.data, "image")

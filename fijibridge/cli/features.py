@@ -72,6 +72,20 @@ def _beside(out: Path, suffix: str) -> Path:
     return out.with_name(out.stem + suffix)
 
 
+def _check_outputs(args, out: Path) -> None:
+    """Every file this command will write, checked against its inputs before any work."""
+    from .._core.outputs import check_not_input
+
+    if args.skeleton:
+        written = [out, out.with_suffix(".graphml"), _beside(out, ".components.csv"),
+                   _beside(out, ".branches.csv")]
+    else:
+        written = [out, _beside(out, ".summary.csv")] + ([_beside(out, ".cells.csv")]
+                                                         if args.cells else [])
+    check_not_input({("-o" if p == out else f"-o (its {p.name!r})"): p for p in written},
+                    {"LABELS_OR_MASK": args.input, "--image": args.image, "--cells": args.cells})
+
+
 def run(args) -> int:
     import numpy as np
 
@@ -79,6 +93,7 @@ def run(args) -> int:
     from .._core.tiff import read_tiff
 
     out = Path(args.output)
+    _check_outputs(args, out)
     labels_tif = _read_spatial(args.input, "input")
     data = labels_tif.data
     if args.spacing is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 
@@ -10,6 +11,14 @@ def _pair(text: str, what: str, form: str) -> tuple[str, str]:
     if not sep or not key:
         raise ValueError(f"{what} must look like {form}; got {text!r}")
     return key, value
+
+
+def _tif_name(title: str) -> str:
+    """The file name :meth:`MacroResult.save` gives the image titled ``title``."""
+    safe = re.sub(r"[^\w.\-]+", "_", title).strip("._") or "image"
+    if safe.lower().endswith((".tif", ".tiff")):
+        safe = safe.rsplit(".", 1)[0]
+    return f"{safe}.tif"
 
 
 def add_parser(subparsers) -> None:
@@ -31,18 +40,24 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    from .._core.outputs import check_not_input
     from .._core.tiff import read_tiff
     from ..bridge import open_session
 
     if not args.macro.is_file():
         raise FileNotFoundError(f"macro file not found: {str(args.macro)!r}")
-    images = {}
-    for item in args.image:
-        title, path = _pair(item, "--image", "TITLE=PATH")
-        images[title] = read_tiff(path)
+    inputs = {"MACRO": args.macro}
+    pairs = [_pair(item, "--image", "TITLE=PATH") for item in args.image]
+    inputs.update({f"--image {title}": path for title, path in pairs})
+    fixed = ("results.csv", "log.txt", "rois.zip")
+    check_not_input({f"--output-dir (its {n})": args.output_dir / n for n in fixed}, inputs)
+    images = {title: read_tiff(path) for title, path in pairs}
     macro_args = dict(_pair(item, "--arg", "NAME=VALUE") for item in args.arg)
     session = open_session(args.engine, fiji_dir=args.fiji_dir)
     result = session.run_macro(args.macro, images=images, args=macro_args, timeout=args.timeout)
+    # MacroResult.save writes <title>.tif per image left open: none may be an input
+    check_not_input({f"--output-dir (image {t!r})": args.output_dir / f"{_tif_name(t)}"
+                     for t in result.images}, inputs)
     written = result.save(args.output_dir)
     for path in written:
         print(path)

@@ -5,8 +5,9 @@ Each sub-command lives in its own module ``fijibridge.cli.<name>`` that defines
 ``run(args) -> int``.  Those modules import heavy packages (torch, the bridge) only
 inside ``run``, so ``fijibridge --help`` stays fast and starts no JVM.
 
-Errors: a :class:`~fijibridge.FijiBridgeError`, ``ValueError``, ``TypeError``,
-``FileNotFoundError`` or ``KeyboardInterrupt`` ends the command with one line on
+Errors: a :class:`~fijibridge.FijiBridgeError`, ``ValueError``, ``TypeError``, any
+``OSError`` (file not found, not a directory, permission denied, disk full …, with the path
+it concerns), ``MemoryError`` or ``KeyboardInterrupt`` ends the command with one line on
 stderr and a non-zero exit code (2 for bad arguments, 1 for failures, 130 for Ctrl-C);
 ``--debug`` shows the traceback instead.
 """
@@ -14,8 +15,10 @@ stderr and a non-zero exit code (2 for bad arguments, 1 for failures, 130 for Ct
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
+import os
 import sys
 
 from .._core.errors import FijiBridgeError, MacroError
@@ -60,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if args.verbose < 2:
+        # tifffile logs what is wrong with a broken file; read_tiff turns it into the one-line
+        # ImageFormatError, so the log line is shown only with -vv
+        logging.getLogger("tifffile").propagate = False
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
@@ -73,16 +80,49 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"fijibridge {args.command}: {e}", file=sys.stderr)
         return 1
-    except (FijiBridgeError, FileNotFoundError, IsADirectoryError, PermissionError) as e:
+    except FijiBridgeError as e:
         if args.debug:
             raise
-        print(f"fijibridge {args.command}: {type(e).__name__}: {e}", file=sys.stderr)
+        print(f"fijibridge {args.command}: {type(e).__name__}: {_one_line(e)}", file=sys.stderr)
+        return 1
+    except OSError as e:  # FileNotFoundError, NotADirectoryError, PermissionError, ENOSPC …
+        if args.debug:
+            raise
+        print(f"fijibridge {args.command}: {type(e).__name__}: {_os_message(e)}", file=sys.stderr)
+        return 1
+    except MemoryError as e:
+        if args.debug:
+            raise
+        print(f"fijibridge {args.command}: MemoryError: not enough memory{': ' if str(e) else ''}"
+              f"{_one_line(e)} (use a smaller input, or the command's --max-memory where it has "
+              "one)", file=sys.stderr)
         return 1
     except (ValueError, TypeError) as e:
         if args.debug:
             raise
-        print(f"fijibridge {args.command}: invalid input: {e}", file=sys.stderr)
+        print(f"fijibridge {args.command}: invalid input: {_one_line(e)}", file=sys.stderr)
         return 2
+
+
+def _one_line(e: BaseException) -> str:
+    """The exception's message on one line (continuation lines joined with ' | ')."""
+    return " | ".join(line.strip() for line in str(e).splitlines() if line.strip())
+
+
+def _os_message(e: OSError) -> str:
+    """``OSError`` text that always names the path(s) it concerns."""
+    if e.filename is None or e.strerror is None:
+        return _one_line(e)  # our own message (it names the path) or a bare errno text
+    text = f"{e.strerror}: {str(e.filename)!r}"
+    if e.filename2 is not None:
+        text += f" -> {str(e.filename2)!r}"
+    if e.errno == errno.ENOTDIR:
+        text += " (a part of this path is a regular file, not a folder)"
+    elif e.errno == errno.EEXIST and os.path.isfile(e.filename):
+        text += " (a regular file is where a folder is needed)"
+    elif e.errno == errno.EISDIR:
+        text += " (this is a folder; give a file)"
+    return text
 
 
 def entry() -> None:
@@ -92,8 +132,6 @@ def entry() -> None:
     after flushing its streams: every output is already written (atomically), and
     tearing the embedded JVM down at interpreter exit can block on ImageJ's threads.
     """
-    import os
-
     status = main()
     if "jpype" in sys.modules and sys.modules["jpype"].isJVMStarted():
         sys.stdout.flush()

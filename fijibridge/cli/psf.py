@@ -65,6 +65,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     optics.add_argument("--focus", type=float, metavar="NM", help="lateral/axial models: focal plane z, nm")
     optics.add_argument("--defocus", type=float, metavar="NM",
                         help="lateral/axial models: z where the size doubles, nm")
+    parser.add_argument("--max-memory", dest="max_memory", type=float, default=None, metavar="MB",
+                        help="memory budget, MB: a PSF that would need more is refused before "
+                             "any work (default: the memory available now)")
     parser.add_argument("--normalize", default="max", choices=("max", "sum"),
                         help="scale to max 1 (PSF Generator) or sum 1 (deconvolution)")
     parser.set_defaults(func=run)
@@ -80,6 +83,12 @@ def run(args) -> int:
     from .._core.tiff import write_tiff
     from ..psf import config as psfconfig
 
+    from .._core.outputs import check_not_input
+
+    check_not_input({"-o": args.output}, {"--config": args.config})
+    if args.max_memory is not None and not args.max_memory > 0:
+        raise ValueError(f"--max-memory must be > 0 MB; got {args.max_memory}")
+    max_memory = None if args.max_memory is None else args.max_memory * 2**20
     given = {dest: getattr(args, dest) for dest in _MODEL_OPTIONS if getattr(args, dest) is not None}
     if args.config is not None:
         if given or args.shape is not None or args.spacing is not None:
@@ -97,9 +106,10 @@ def run(args) -> int:
         cfg = psfconfig.read_psfgen_config(args.config)
         spacing = cfg.spacing
         if args.normalize == "sum":
-            psf = cfg.generate(normalize="sum", dtype=np.float32)
+            psf = cfg.generate(normalize="sum", dtype=np.float32, max_memory=max_memory)
         else:
-            psf = psfconfig.apply_psfgen_output(cfg.generate(normalize="max", dtype=np.float64),
+            psf = psfconfig.apply_psfgen_output(cfg.generate(normalize="max", dtype=np.float64,
+                                                             max_memory=max_memory),
                                                 output_type=cfg.output_type, scale=cfg.scale)
         what = f"{cfg.model} from {args.config}"
     else:
@@ -126,7 +136,8 @@ def run(args) -> int:
         if spacing is None:
             spacing = (0.25, 0.1, 0.1)[-len(args.shape):]
         psf = psfconfig.generate_psf(model, tuple(args.shape), spacing=tuple(spacing),
-                                     normalize=args.normalize, dtype=np.float32, **params)
+                                     normalize=args.normalize, dtype=np.float32,
+                                     max_memory=max_memory, **params)
         spacing = tuple(float(s) for s in spacing)
         what = model
     out = write_tiff(args.output, psf, spacing=spacing)

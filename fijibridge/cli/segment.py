@@ -66,6 +66,30 @@ def collect_images(paths) -> list[Path]:
     return files
 
 
+def plan_outputs(files, *, out_dir: Path, output=None, overlay=True) -> dict:
+    """``{image: (labels_path, overlay_path or None)}`` for every input, checked before any
+    work: no output is an input, and no two inputs share an output.
+
+    Two inputs with the same name from different folders (``a/img.tif``, ``b/img.tif``)
+    would both write ``img_labels.tif``: that is an error listing the clash, not a silent
+    rename, so that every output keeps the documented ``NAME_labels.tif`` name a Fiji
+    macro or a spreadsheet can match to its image.
+    """
+    from .._core.outputs import check_not_input, check_unique_outputs
+
+    planned = {}
+    for f in files:
+        stem = f.name[: -len(f.suffix)]
+        label_path = Path(output) if output else out_dir / f"{stem}_labels.tif"
+        base = label_path.stem.removesuffix("_labels")
+        planned[f] = (label_path, label_path.with_name(base + "_overlay.png") if overlay else None)
+    check_unique_outputs((f, p) for f, paths in planned.items() for p in paths if p is not None)
+    option = "-o" if output else "--output-dir"
+    check_not_input([p for paths in planned.values() for p in paths if p is not None],
+                    {f"IMAGE #{i + 1}": f for i, f in enumerate(files)}, name=option)
+    return planned
+
+
 def write_overlay(image, labels, path) -> Path:
     """PNG of ``image`` (percentile-stretched, gray) with label outlines in colour."""
     import matplotlib
@@ -100,6 +124,8 @@ def run(args) -> int:
         raise ValueError(f"-o/--output names one label file but {len(files)} images were given; "
                          "use --output-dir for several")
     out_dir = Path(args.output_dir) if args.output_dir else Path(".")
+    planned = plan_outputs(files, out_dir=out_dir, output=args.output,
+                           overlay=not args.no_overlay)
     model = load_model(args.model, device=args.device)
     net = model[0]
     post = {} if args.min_size is None else {"min_size": args.min_size}
@@ -131,14 +157,10 @@ def run(args) -> int:
         n = int(labels.max()) if planes is None else [int(p.max()) for p in labels]
         if int(labels.max()) > 65535:
             raise ValueError(f"{f}: {int(labels.max())} objects do not fit a 16-bit label image")
-        stem = f.name[: -len(f.suffix)]
-        label_path = Path(args.output) if args.output else out_dir / f"{stem}_labels.tif"
+        label_path, overlay = planned[f]
         write_tiff(label_path, labels.astype(np.uint16), spacing=tif.spacing,
                    axes=None if planes is None else tif.axes)
-        overlay = None
-        if not args.no_overlay:
-            base = label_path.stem.removesuffix("_labels")
-            overlay = label_path.with_name(base + "_overlay.png")
+        if overlay is not None:
             write_overlay(shown, labels if planes is None else labels[0], overlay)
         summary.append({"image": str(f), "objects": n, "labels": str(label_path),
                         "overlay": None if overlay is None else str(overlay)})

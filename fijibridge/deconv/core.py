@@ -138,7 +138,10 @@ def deconvolve(image, psf, *, algorithm: str = "RL", num_iter: int | None = None
         orthonormal one (see :mod:`fijibridge.deconv._haar`).
     max_memory : int or None
         Working-memory budget in bytes; a larger volume is deconvolved block-wise
-        (:func:`fijibridge.deconv.tiling.deconvolve_tiled`). ``None``: never tile.
+        (:func:`fijibridge.deconv.tiling.deconvolve_tiled`), with the whole-volume copies
+        that block-wise run keeps (:func:`~fijibridge.deconv.tiling.whole_volume_bytes`)
+        counted in the budget; a budget below those copies raises ``ValueError``.
+        ``None``: never tile.
     rng : int or numpy Generator, optional
         Noise of ``SIM``.
     backend : {"auto", "numpy", "torch"}
@@ -237,14 +240,26 @@ def deconvolve_options(options: DeconvOptions, image, psf, *, device="cpu", call
         if callback is not None and monitor.callback is None:
             monitor.callback = callback
             monitor.stats = True
+    if max_memory is not None and (isinstance(max_memory, bool) or not max_memory > 0):
+        raise ValueError(f"max_memory must be a number of bytes > 0 or None; got {max_memory!r}")
     if max_memory is not None and memory_estimate(working, spec.name) > max_memory:
-        from .tiling import deconvolve_tiled
+        from .tiling import deconvolve_tiled, whole_volume_bytes
 
-        log.info("%s: working grid %s needs ~%.0f MB > budget %.0f MB: deconvolving block-wise",
-                 spec.name, working, memory_estimate(working, spec.name) / 2**20, max_memory / 2**20)
+        # the budget covers everything this call allocates: the whole-volume copies the
+        # block-wise run keeps (padded input, assembled output, cropped result) and one block
+        fixed = whole_volume_bytes(image_arr.shape, working)
+        log.info("%s: working grid %s needs ~%.0f MB > budget %.0f MB: deconvolving block-wise "
+                 "(%.0f MB of it for the whole-volume copies)", spec.name, working,
+                 memory_estimate(working, spec.name) / 2**20, max_memory / 2**20, fixed / 2**20)
+        if fixed >= max_memory:
+            raise ValueError(
+                f"max_memory ({max_memory / 2**20:.4g} MB) is below the {fixed / 2**20:.4g} MB "
+                f"that the volume's own copies need block-wise (working grid {tuple(working)}, "
+                f"{spec.name} needs ~{memory_estimate(working, spec.name) / 2**20:.4g} MB in one "
+                "piece): raise max_memory (--max-memory MB), or crop the image")
         return deconvolve_tiled(image_arr, psf_arr, options=options, device=device,
-                                max_memory=max_memory, max_growth=max_growth, haar=haar, rng=rng,
-                                backend=backend, threads=threads)
+                                max_memory=max_memory - fixed, max_growth=max_growth, haar=haar,
+                                rng=rng, backend=backend, threads=threads)
     params = options.resolved
     eps = options.epsilon if options.epsilon is not None else 1e-6
     y = pad_image(image_arr, options.pad)

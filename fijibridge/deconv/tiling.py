@@ -23,9 +23,19 @@ import numpy as np
 
 from ._prepare import apodize, crop_image, pad_image
 
-__all__ = ["deconvolve_tiled", "plan_blocks"]
+__all__ = ["deconvolve_tiled", "plan_blocks", "whole_volume_bytes"]
 
 log = logging.getLogger(__name__)
+
+
+def whole_volume_bytes(image_shape, working_shape) -> int:
+    """Bytes of the whole-volume arrays :func:`deconvolve_tiled` holds besides one block:
+    the padded input and the assembled output (float32, working grid), and the cropped
+    result when the grid is padded. :func:`~fijibridge.deconv.core.deconvolve` takes them
+    out of ``max_memory`` before sizing the blocks."""
+    working = 4 * int(np.prod(working_shape, dtype=np.int64))
+    image = 4 * int(np.prod(image_shape, dtype=np.int64))
+    return 2 * working + (image if tuple(image_shape) != tuple(working_shape) else 0)
 
 
 def plan_blocks(shape, psf_shape, *, max_memory: int, algorithm: str = "RL", block_shape=None,
@@ -47,8 +57,11 @@ def plan_blocks(shape, psf_shape, *, max_memory: int, algorithm: str = "RL", blo
                           algorithm) > max_memory:
         axis = int(np.argmax(core))
         if core[axis] <= max(8, margin[axis]):
-            raise ValueError(f"max_memory={max_memory} bytes is too small for blocks with a "
-                             f"PSF-sized margin {margin}; raise max_memory")
+            smallest = memory_estimate([min(c, 8) + 2 * m if c < s else c
+                                        for c, m, s in zip(core, margin, shape)], algorithm)
+            raise ValueError(f"max_memory leaves {max_memory / 2**20:.4g} MB for one block, too "
+                             f"little for a block with a PSF-sized margin {margin} (~"
+                             f"{smallest / 2**20:.4g} MB); raise max_memory (--max-memory MB)")
         core[axis] = math.ceil(core[axis] / 2)
     return tuple(core), margin
 

@@ -108,14 +108,15 @@ class PSFConfig:
     scale: str = "Linear"
     path: Path | None = None
 
-    def generate(self, *, normalize: str = "max", dtype=np.float32) -> np.ndarray:
+    def generate(self, *, normalize: str = "max", dtype=np.float32,
+                 max_memory=None) -> np.ndarray:
         """Compute the PSF (float, max 1 or sum 1); see :func:`psf_from_config` for the file's Type/Scale."""
         return generate_psf(self.model, self.shape, spacing=self.spacing, normalize=normalize,
-                            dtype=dtype, **self.params)
+                            dtype=dtype, max_memory=max_memory, **self.params)
 
 
 def generate_psf(model: str, shape, *, spacing=None, normalize: str = "max", dtype=np.float32,
-                 **params) -> np.ndarray:
+                 max_memory=None, **params) -> np.ndarray:
     """Compute a PSF by PSF Generator short name (``"BW"``, ``"GL"``, ``"RW"``, ``"Gaussian"``, …).
 
     Parameters
@@ -131,6 +132,9 @@ def generate_psf(model: str, shape, *, spacing=None, normalize: str = "max", dty
         Scale to a maximum of 1 (PSF Generator) or to a sum of 1.
     dtype : float dtype
         Output dtype.
+    max_memory : int, optional
+        Memory budget in bytes, checked against the model's estimate before anything is
+        allocated (``ValueError`` naming both); default: the memory available now.
     **params
         Parameters of the model function: :func:`~fijibridge.psf.born_wolf`,
         :func:`~fijibridge.psf.gibson_lanni`, :func:`~fijibridge.psf.richards_wolf`
@@ -159,12 +163,14 @@ def generate_psf(model: str, shape, *, spacing=None, normalize: str = "max", dty
         params = {"lateral": model, **params}
     import inspect
 
-    allowed = [p for p in inspect.signature(func).parameters if p not in ("shape", "lateral")]
+    allowed = [p for p in inspect.signature(func).parameters
+               if p not in ("shape", "lateral", "max_memory")]
     for key in params:
         if key not in allowed and key != "lateral":
             raise TypeError(f"model {model!r} has no parameter {key!r}; allowed: "
                             f"{', '.join(allowed)}.{did_you_mean(key, allowed)}")
-    return func(shape, spacing=spacing, normalize=normalize, dtype=dtype, **params)
+    return func(shape, spacing=spacing, normalize=normalize, dtype=dtype, max_memory=max_memory,
+                **params)
 
 
 def check_model(model) -> str:

@@ -55,7 +55,7 @@ _K_GL = (4, 5, 6)
 _OVERSAMPLING = {"BW": 1, "GL": 2, "RW": 2}
 
 
-def _setup(shape, spacing, oversampling):
+def _setup(shape, spacing, oversampling, *, model, max_memory):
     """Grid, per-plane axial offsets (planes) and radial radii (m) with their geometry."""
     shape = _common.check_shape(shape)
     two_d = len(shape) == 2
@@ -66,6 +66,7 @@ def _setup(shape, spacing, oversampling):
     n_radial = _common.radial_samples(ny, nx, oversampling)
     rho_max = np.hypot((ny - 1) / 2.0 * dy / unit, (nx - 1) / 2.0 * dx / unit)
     n_radial = max(n_radial, int(np.floor(rho_max * oversampling)) + 2)
+    _common.check_memory((nz, ny, nx), model=model, max_memory=max_memory, n_radial=n_radial)
     radii_m = np.arange(n_radial) / oversampling * unit * 1e-6
     offsets_m = _common.axial_offsets(nz) * dz * 1e-6
     geometry = dict(ny=ny, nx=nx, step_y=dy / unit, step_x=dx / unit, oversampling=oversampling)
@@ -80,7 +81,7 @@ def _planes(intensity: np.ndarray, nz: int, geometry: dict) -> np.ndarray:
 
 def born_wolf(shape, *, spacing=None, na: float = 1.4, wavelength_nm: float = 610.0,
               ni: float = 1.5, accuracy="Good", normalize: str = "max",
-              dtype=np.float32) -> np.ndarray:
+              dtype=np.float32, max_memory=None) -> np.ndarray:
     """Born & Wolf scalar PSF (particle in focus, imaging plane defocused), as PSF Generator.
 
     Parameters
@@ -103,6 +104,10 @@ def born_wolf(shape, *, spacing=None, na: float = 1.4, wavelength_nm: float = 61
         Scale to a maximum of 1 (PSF Generator) or to a sum of 1 (deconvolution).
     dtype : float dtype
         Output dtype (PSF Generator writes float32).
+    max_memory : int, optional
+        Memory budget in bytes, checked against this model's estimate *before* anything is
+        allocated (``ValueError`` naming the shape, the bytes and the budget); default: the
+        memory available now.
 
     Returns
     -------
@@ -130,7 +135,8 @@ def born_wolf(shape, *, spacing=None, na: float = 1.4, wavelength_nm: float = 61
     na, wavelength_nm = _common.check_optics(na=na, wavelength_nm=wavelength_nm, ni=ni)
     ni = float(ni)
     k_cons = _K_BW_RW[_common.check_accuracy(accuracy)]
-    two_d, nz, defocus, radii, geometry = _setup(shape, spacing, _OVERSAMPLING["BW"])
+    two_d, nz, defocus, radii, geometry = _setup(shape, spacing, _OVERSAMPLING["BW"], model="BW",
+                                                           max_memory=max_memory)
     k0 = 2.0 * np.pi / (wavelength_nm * 1e-9)
     d_all = np.repeat(defocus, radii.size)
     r_all = np.tile(radii, nz)
@@ -147,7 +153,7 @@ def born_wolf(shape, *, spacing=None, na: float = 1.4, wavelength_nm: float = 61
 def gibson_lanni(shape, *, spacing=None, na: float = 1.4, wavelength_nm: float = 610.0,
                  ni: float = 1.5, ns: float = 1.33, ti_um: float = 150.0,
                  particle_z_nm: float = 2000.0, accuracy="Good", normalize: str = "max",
-                 dtype=np.float32) -> np.ndarray:
+                 dtype=np.float32, max_memory=None) -> np.ndarray:
     """Gibson & Lanni scalar PSF with a particle at depth in the sample, as PSF Generator.
 
     The optical path difference is that of PSF Generator: the sample layer
@@ -210,7 +216,8 @@ def gibson_lanni(shape, *, spacing=None, na: float = 1.4, wavelength_nm: float =
         raise ValueError(f"particle_z_nm must be a finite number (nm); got {particle_z_nm!r}")
     zp = float(particle_z_nm) * 1e-9
     k_cons = _K_GL[_common.check_accuracy(accuracy)]
-    two_d, nz, dti, radii, geometry = _setup(shape, spacing, _OVERSAMPLING["GL"])
+    two_d, nz, dti, radii, geometry = _setup(shape, spacing, _OVERSAMPLING["GL"], model="GL",
+                                                           max_memory=max_memory)
     k0 = 2.0 * np.pi / (wavelength_nm * 1e-9)
     d_all = np.repeat(dti, radii.size)
     r_all = np.tile(radii, nz)
@@ -231,7 +238,7 @@ J2_FORMULAS = ("psfgenerator", "exact")
 
 def richards_wolf(shape, *, spacing=None, na: float = 1.4, wavelength_nm: float = 610.0,
                   ni: float = 1.5, accuracy="Good", bessel_j2: str = "psfgenerator",
-                  normalize: str = "max", dtype=np.float32) -> np.ndarray:
+                  normalize: str = "max", dtype=np.float32, max_memory=None) -> np.ndarray:
     """Richards & Wolf vectorial PSF (unpolarised, aplanatic lens), as PSF Generator.
 
     Intensity ``|I0|² + 2|I1|² + |I2|²`` of the three diffraction integrals over the
@@ -286,7 +293,8 @@ def richards_wolf(shape, *, spacing=None, na: float = 1.4, wavelength_nm: float 
     ni = float(ni)
     exact = check_choice("bessel_j2", bessel_j2, J2_FORMULAS) == "exact"
     k_cons = _K_BW_RW[_common.check_accuracy(accuracy)]
-    two_d, nz, defocus, radii, geometry = _setup(shape, spacing, _OVERSAMPLING["RW"])
+    two_d, nz, defocus, radii, geometry = _setup(shape, spacing, _OVERSAMPLING["RW"], model="RW",
+                                                           max_memory=max_memory)
     kt = 2.0 * np.pi * ni / (wavelength_nm * 1e-9)
     d_all = np.repeat(defocus, radii.size)
     r_all = np.tile(radii, nz)

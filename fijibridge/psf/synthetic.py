@@ -96,7 +96,7 @@ def _lateral(name: str, x: np.ndarray, y: np.ndarray, radius: float, factor: flo
 def lateral_axial(shape, *, spacing=None, na: float = 1.4, wavelength_nm: float = 610.0,
                   lateral: str = "Gaussian", axial: str = "Linear", focus_nm: float = 0.0,
                   defocus_nm: float = 100.0, centred: bool = True, normalize: str = "max",
-                  dtype=np.float32) -> np.ndarray:
+                  dtype=np.float32, max_memory=None) -> np.ndarray:
     """Synthetic PSF: a lateral function scaled plane by plane by an axial function.
 
     Parameters
@@ -126,6 +126,10 @@ def lateral_axial(shape, *, spacing=None, na: float = 1.4, wavelength_nm: float 
         Scale to a maximum of 1 (PSF Generator) or to a sum of 1.
     dtype : float dtype
         Output dtype.
+    max_memory : int, optional
+        Memory budget in bytes, checked against this model's estimate *before* anything is
+        allocated (``ValueError`` naming the shape, the bytes and the budget); default: the
+        memory available now.
 
     Returns
     -------
@@ -157,6 +161,7 @@ def lateral_axial(shape, *, spacing=None, na: float = 1.4, wavelength_nm: float 
     if spacing is None:
         spacing = (0.25, 0.1, 0.1)[-len(shape):]
     (nz, ny, nx), (dz, dy, dx) = _common.grid(shape, spacing)
+    _common.check_memory((nz, ny, nx), model=str(lateral), max_memory=max_memory)
     unit = min(dy, dx)
     radius = 0.5 * wavelength_nm / na / _FWHM_TO_SIGMA / (unit * 1e3)  # pixels
     if centred:
@@ -184,7 +189,7 @@ def lateral_axial(shape, *, spacing=None, na: float = 1.4, wavelength_nm: float 
 
 def gaussian(shape, *, spacing=None, na: float = 1.4, wavelength_nm: float = 610.0,
              axial: str = "Linear", focus_nm: float = 0.0, defocus_nm: float = 100.0,
-             centred: bool = True, normalize: str = "max", dtype=np.float32) -> np.ndarray:
+             centred: bool = True, normalize: str = "max", dtype=np.float32, max_memory=None) -> np.ndarray:
     """Gaussian PSF of PSF Generator: sigma ``0.5 λ / NA / 2.35482`` at the focus.
 
     Same parameters as :func:`lateral_axial` with ``lateral="Gaussian"``.  With the
@@ -205,4 +210,4 @@ def gaussian(shape, *, spacing=None, na: float = 1.4, wavelength_nm: float = 610
     return lateral_axial(shape, spacing=spacing, na=na, wavelength_nm=wavelength_nm,
                          lateral="Gaussian", axial=axial, focus_nm=focus_nm,
                          defocus_nm=defocus_nm, centred=centred, normalize=normalize,
-                         dtype=dtype)
+                         dtype=dtype, max_memory=max_memory)

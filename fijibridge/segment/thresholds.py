@@ -16,7 +16,9 @@ ImageJ's histogram conventions (ImageJ 1.53t, ``ij/process``), reproduced here:
 * **32-bit** (one plane): ``bin = min(int((v - min) * 255 / (max - min) + 0.5), 255)``
   with min and max ignoring NaN (NaN pixels fall into bin 0, as in ImageJ); mapped
   back without rounding; ``lower`` is ``-1e30`` for a light background and ``upper``
-  ``1e30`` for a dark one.
+  ``1e30`` for a dark one.  A plane with +inf/-inf pixels raises ``ValueError``: ImageJ
+  1.53t reports ``-Infinity``/``NaN`` for it (checked with the real ImageJ), which is no
+  threshold; its *stack* histogram leaves infinite pixels out, and so does ``stack=True``.
 * An all-zero 16- or 32-bit image gets no threshold: ``(-1.0, -1.0)``, ImageJ's
   ``getThreshold`` value for "not thresholded".
 * **stack** (``stack=True``): one histogram of all planes (``StackStatistics``):
@@ -590,6 +592,13 @@ def _check_image(image, plane):
 
 
 def _float_min_max(pixels):
+    n_inf = int(np.count_nonzero(np.isinf(pixels)))
+    if n_inf:
+        raise ValueError(
+            f"image has {n_inf} infinite pixel(s) (+inf/-inf); ImageJ's threshold of one plane is "
+            "then undefined (ImageJ 1.53t reports -Infinity/NaN: its 256-bin range becomes "
+            "infinite). Replace them with NaN, which ImageJ leaves out (the histogram of a "
+            "whole stack, stack=True / --stack, leaves them out too)")
     finite = pixels[~np.isnan(pixels)]
     if finite.size == 0:
         raise ValueError("image has only NaN pixels; ImageJ cannot threshold it")
@@ -600,53 +609,85 @@ def imagej_histogram(image, *, stack=False, plane=0):
     """The 256-bin histogram ImageJ thresholds, and the ``(min, max)`` it maps back with.
 
     Returns ``(histogram, vmin, vmax)``; for 8-bit images ``vmin, vmax = 0, 255``.
+    ``image`` may be a memory map (``np.memmap``, ``tifffile.memmap``): the stack
+    histogram reads it plane by plane.
     """
     image = _check_image(image, plane)
     if image.ndim == 3 and not stack:
         image = image[plane]
     bits = image.dtype.itemsize * 8
+    if image.ndim == 3:  # stack=True: one histogram of all planes
+        return _stack_histogram(image, bits)
     if bits == 8:
         return np.bincount(image.ravel(), minlength=256).astype(np.int64), 0.0, 255.0
-    if not stack or image.ndim == 2:
-        if bits == 16:
-            vmin, vmax = int(image.min()), int(image.max())
-            scale = 256.0 / (vmax - vmin + 1)  # never 0: integers
-            b = ((image.astype(np.int64) - vmin) * scale + 0.5).astype(np.int64)
-        else:
-            vmin, vmax = _float_min_max(image)
-            vmin, vmax = float(np.float32(vmin)), float(np.float32(vmax))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                scale = np.float64(255.0) / np.float64(vmax - vmin)
-                v = image.astype(np.float64) - vmin
-                v = np.where(v < 0, 0.0, v) * scale + 0.5
-            b = np.where(np.isfinite(v), np.clip(np.trunc(np.nan_to_num(v)), -2**31, 2**31 - 1),
-                         np.where(np.isnan(v), 0, np.where(v > 0, 2**31 - 1, -2**31)))
-            b = b.astype(np.int64)
-        b = np.minimum(b, 255)
-        return np.bincount(b.ravel(), minlength=256).astype(np.int64), float(vmin), float(vmax)
-    # stack histogram (StackStatistics)
     if bits == 16:
         vmin, vmax = int(image.min()), int(image.max())
+        scale = 256.0 / (vmax - vmin + 1)  # never 0: integers
+        b = ((image.astype(np.int64) - vmin) * scale + 0.5).astype(np.int64)
+    else:
+        vmin, vmax = _float_min_max(image)
+        vmin, vmax = float(np.float32(vmin)), float(np.float32(vmax))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.float64(255.0) / np.float64(vmax - vmin)
+            v = image.astype(np.float64) - vmin
+            v = np.where(v < 0, 0.0, v) * scale + 0.5
+        b = np.where(np.isfinite(v), np.clip(np.trunc(np.nan_to_num(v)), -2**31, 2**31 - 1),
+                     np.where(np.isnan(v), 0, np.where(v > 0, 2**31 - 1, -2**31)))
+        b = b.astype(np.int64)
+    b = np.minimum(b, 255)
+    return np.bincount(b.ravel(), minlength=256).astype(np.int64), float(vmin), float(vmax)
+
+
+def _stack_histogram(image, bits):
+    """ImageJ's ``StackStatistics`` histogram, accumulated plane by plane.
+
+    Two passes over the planes (range, then bins) with float64 temporaries of one plane
+    only, so ``image`` may be a memory map of a stack larger than the memory: the peak is
+    about one plane, where a whole-stack float64 copy needs ~15x the stack's bytes. The
+    bins are those of the whole-stack computation, bit for bit.
+    """
+    if bits == 8:
+        hist = np.zeros(256, np.int64)
+        for plane in image:
+            hist += np.bincount(np.asarray(plane).ravel(), minlength=256)
+        return hist, 0.0, 255.0
+    if bits == 16:
+        vmin = min(int(np.asarray(p).min()) for p in image)
+        vmax = max(int(np.asarray(p).max()) for p in image)
         with np.errstate(divide="ignore", invalid="ignore"):
             scale = np.float64(1.0) / (np.float64(vmax - vmin) / 256.0)
-            idx = scale * (image.astype(np.float64) - vmin)
-        b = np.where(np.isnan(idx), 0, np.trunc(np.nan_to_num(idx, posinf=255)))
-        b = np.minimum(b.astype(np.int64), 255)
-        return np.bincount(b.ravel(), minlength=256).astype(np.int64), float(vmin), float(vmax)
-    flat = image.ravel().astype(np.float64)
+        hist = np.zeros(256, np.int64)
+        for plane in image:
+            with np.errstate(invalid="ignore"):
+                idx = scale * (np.asarray(plane).astype(np.float64) - vmin)
+            b = np.where(np.isnan(idx), 0, np.trunc(np.nan_to_num(idx, posinf=255)))
+            hist += np.bincount(np.minimum(b.astype(np.int64), 255).ravel(), minlength=256)
+        return hist, float(vmin), float(vmax)
+    # 32-bit: only pixels within +-Float.MAX_VALUE count (NaN and +-inf are left out)
     flt = float(np.finfo(np.float32).max)
-    ok = (flat >= -flt) & (flat <= flt)
-    vals = flat[ok]
-    if vals.size == 0:
+    vmin, vmax = np.inf, -np.inf
+    for plane in image:
+        vals = _finite_values(plane, flt)
+        if vals.size:
+            vmin, vmax = min(vmin, float(vals.min())), max(vmax, float(vals.max()))
+    if vmin > vmax:
         raise ValueError("image has no finite pixels; ImageJ cannot threshold it")
-    vmin, vmax = float(vals.min()), float(vals.max())
-    inrange = vals[(vals >= vmin) & (vals <= vmax)]
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.float64(256) / np.float64(vmax - vmin)
-        idx = scale * (inrange - vmin)
-    b = np.where(np.isnan(idx), 0, np.trunc(np.nan_to_num(idx, posinf=255)))
-    b = np.minimum(b.astype(np.int64), 255)
-    return np.bincount(b, minlength=256).astype(np.int64), vmin, vmax
+    hist = np.zeros(256, np.int64)
+    for plane in image:
+        vals = _finite_values(plane, flt)
+        with np.errstate(invalid="ignore"):
+            idx = scale * (vals - vmin)
+        b = np.where(np.isnan(idx), 0, np.trunc(np.nan_to_num(idx, posinf=255)))
+        hist += np.bincount(np.minimum(b.astype(np.int64), 255), minlength=256)
+    return hist, vmin, vmax
+
+
+def _finite_values(plane, flt):
+    """The pixels of one 32-bit plane within +-Float.MAX_VALUE, as a float64 vector."""
+    flat = np.asarray(plane, dtype=np.float64).ravel()
+    return flat[(flat >= -flt) & (flat <= flt)]
 
 
 # ------------------------------------------------------------------ public API
@@ -680,7 +721,8 @@ def threshold(image, *, method="Default", dark=False, full_16bit=False, stack=Fa
     Raises
     ------
     ValueError
-        Unknown method (with "did you mean"), empty or all-NaN image, bad ``plane``.
+        Unknown method (with "did you mean"), empty or all-NaN image, bad ``plane``,
+        +inf/-inf pixels in a single-plane threshold (see the module notes).
     TypeError
         dtype other than uint8, uint16, float32.
     """
