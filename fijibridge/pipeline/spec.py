@@ -327,9 +327,9 @@ def load_pipeline(path, *, overrides: dict | None = None, profile: str | None = 
     """
     from .steps import BUILTINS, check_builtin_params
 
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no pipeline file at {str(path)!r}")
+    from ..shipped import find_pipeline
+
+    path = find_pipeline(path)  # a file, or a shipped name (mito_classification)
     text = path.read_text(encoding="utf-8")
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
