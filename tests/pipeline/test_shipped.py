@@ -22,7 +22,9 @@ def test_mito_classification_small(tmp_path, imagej):
     assert steps["features"]["ok"] == 8 and steps["classify"]["ok"] == 1
     assert steps["ij_measure"]["ok"] == 8  # the macro step ran in real ImageJ on every image
     assert "imagej" in run["versions"]["imagej"]["engine"]
-    assert 0.0 <= run["metrics"]["classify"]["accuracy"] <= 1.0
+    # seeded cohort, fused vs fragmented networks: measured 1.000 on the small profile;
+    # chance is 0.5, so a broken feature or label column fails here
+    assert run["metrics"]["classify"]["accuracy"] >= 0.75
     table = pd.read_csv(tmp_path / "classify" / "table.csv")
     parquet = pd.read_parquet(tmp_path / "classify" / "table.parquet")
     pd.testing.assert_frame_equal(parquet, table, check_dtype=False)
@@ -53,10 +55,7 @@ def test_nuclei_count_small(tmp_path, imagej):
     assert steps["background"]["ok"] == 2  # the lab macro ran in ImageJ
     classic = pd.read_csv(tmp_path / "classic_counts" / "table.csv")
     assert all(classic["count"] > 3)
-    if (REPO / "models" / "nuclei2d" / "model.pt").is_file():
-        assert s.ok, s.failures
-        counts = pd.read_csv(tmp_path / "counts" / "table.csv")
-        assert all(counts["count"] > 3)
-    else:  # the model is trained by issue 5; without it the run says what to do
-        assert {f["step"] for f in s.failures} == {"segment", "counts"}
-        assert "fijibridge train unet" in s.failures[0]["error"]
+    # nuclei2d is shipped (models/nuclei2d/model.pt, in the wheel too): the run must pass
+    assert s.ok, s.failures
+    counts = pd.read_csv(tmp_path / "counts" / "table.csv")
+    assert all(counts["count"] > 3)

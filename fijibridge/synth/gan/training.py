@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import time
 from pathlib import Path
 
@@ -186,8 +185,9 @@ def _read_checkpoint(path) -> dict:
 
 def models_dir() -> Path:
     """Folder of shipped models (``$FIJIBRIDGE_MODELS`` or ``<source tree>/models``)."""
-    env = os.environ.get("FIJIBRIDGE_MODELS")
-    return Path(env) if env else Path(__file__).resolve().parents[3] / "models"
+    from ...shipped import shipped_dir
+
+    return shipped_dir("models")  # $FIJIBRIDGE_MODELS, the installed wheel or the tree
 
 
 def resolve_model(model) -> Path:
