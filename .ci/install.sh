@@ -17,8 +17,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-EXTRAS="dask"
-[[ "${1:-}" == "--test" ]] && EXTRAS="test,dask"
+EXTRAS="dask,formats"
+[[ "${1:-}" == "--test" ]] && EXTRAS="test,dask,formats"
 say() { printf '[install] %s\n' "$*"; }
 
 # --- system packages ---------------------------------------------------------------
