@@ -4,8 +4,10 @@
 #@ String (label="Profile (empty: none)", value="", required=false) profile
 """Run a fijibridge pipeline on the current image and open what it writes.
 
-Fiji's Python mode: CPython with Fiji's JVM in the process.  The image is saved as
-``OUTPUT/input/<title>.tif`` and given to the pipeline as its only input (``--input``);
+Fiji's Python mode: CPython with Fiji's JVM in the process.  The image is saved to a
+temporary folder and given to the pipeline as its only input (``--input``; an output
+folder may not hold its inputs), then kept beside the results as
+``OUTPUT/input/<title>.tif``;
 macro steps run in this Fiji (the bridge attaches to its JVM).  Afterwards every
 image the run wrote for this item opens as "<step>.<output>", and every table as a
 Results table.  Failures are shown with ``IJ.error``; ``run.json`` and
@@ -19,6 +21,8 @@ TITLE = "fijibridge pipeline"
 
 
 def main(imp, pipeline_file, output_dir, profile):
+    import shutil
+    import tempfile
     from pathlib import Path
 
     from scyjava import jimport
@@ -32,14 +36,19 @@ def main(imp, pipeline_file, output_dir, profile):
     out = Path(str(output_dir))
     stem = re.sub(r"[^\w.-]+", "_", re.sub(r"\.tiff?$", "", str(imp.getTitle()), flags=re.I)) or "image"
     image = imageplus_to_ndarray(imp)
-    source = out / "input" / (stem + ".tif")
+    snapshot = Path(tempfile.mkdtemp(prefix="fijibridge-input-"))
+    source = snapshot / (stem + ".tif")
     try:
         write_tiff(source, image.data, spacing=image.spacing, axes=image.axes)
         spec = load_pipeline(str(pipeline_file), profile=profile or None)
         summary = run_pipeline(spec, output_dir=out, inputs=[str(source)], progress=False)
+        (out / "input").mkdir(parents=True, exist_ok=True)
+        shutil.copy2(str(source), str(out / "input" / source.name))
     except (FijiBridgeError, ValueError, TypeError, OSError) as e:
         IJ.error(TITLE, "%s: %s" % (type(e).__name__, e))
         return None
+    finally:
+        shutil.rmtree(str(snapshot), ignore_errors=True)
     if summary.failures:
         IJ.error(TITLE, "\n".join("%s: %s" % (f["step"], f["error"]) for f in summary.failures))
     opened = []
