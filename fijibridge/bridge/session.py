@@ -444,9 +444,9 @@ def _at_exit(dialog_guard=None, quit_guard=None) -> None:
     Plugins leave non-daemon threads of their own that nobody can stop from outside
     (DeconvolutionLab2: an idle ``Executors.newSingleThreadExecutor`` worker,
     ``pool-1-thread-1``): a script then hung at exit. When such threads are alive,
-    JPype is told not to wait for them (``jpype.config.destroy_jvm = False``): Java's
-    output streams are flushed, and the process ends with Python's exit status; the
-    threads end with it, as they do when ImageJ itself quits (System.exit).
+    JPype is told not to destroy the JVM (``jpype.config.destroy_jvm = False``), so it
+    does not wait for them; see :func:`_do_not_wait_for_plugin_threads` for what must
+    then be done by hand so that Python's own exit (and its status) stays intact.
     """
     from scyjava import jimport
 
@@ -476,8 +476,22 @@ def _at_exit(dialog_guard=None, quit_guard=None) -> None:
 
 
 def _do_not_wait_for_plugin_threads() -> None:
+    """Skip JVM destruction when plugins left non-daemon threads, and end JPype's Java side.
+
+    JPype's Java side (``org.jpype.JPypeContext.shutdown``: refuse further calls of
+    Python proxies from Java, stop the "Python Reference Queue" thread that releases
+    Python objects held by Java) runs as a JVM shutdown hook, i.e. only when the JVM
+    is destroyed. With ``destroy_jvm = False`` it never ran: the reference-queue thread
+    (a Java thread) went on taking the GIL to release Python objects while Python
+    finalised; CPython ends such a thread with ``pthread_exit``, whose forced unwinding
+    through Java's frames aborted the process ("FATAL: exception not rethrown",
+    SIGABRT, 1 run in 5-10; gdb named that thread). So that shutdown is run here, as
+    the last ``when_jvm_stops`` callback; Python then finalises and exits with its own
+    status (0, ``sys.exit(n)``, 1 after a traceback) while the plugin threads, which
+    never call Python, end with the process as they do when ImageJ quits.
+    """
     import jpype
-    from scyjava import jimport
+    from scyjava import jimport, when_jvm_stops
 
     Thread = jimport("java.lang.Thread")
     me = Thread.currentThread()
@@ -491,10 +505,38 @@ def _do_not_wait_for_plugin_threads() -> None:
     if left:
         log.info("at exit: not waiting for Java threads left by plugins: %s",
                  ", ".join(sorted(left)))
-        System = jimport("java.lang.System")
-        System.out.flush()
-        System.err.flush()
         jpype.config.destroy_jvm = False
+        # scyjava runs its callbacks in list order and sees one appended while it
+        # runs them: JPype's Java side ends after every other callback used Java.
+        when_jvm_stops(_end_jpype_java_side)
+
+
+def _end_jpype_java_side() -> None:
+    """Run JPype's JVM shutdown hook now (the JVM itself stays up, see above).
+
+    The hook is a private method (``JPypeContext.shutdown``, JPype 1.5 to 1.7 at
+    least); where it is missing, the reference-queue thread, which did abort the
+    process, is stopped through its public ``stop``. Java's output is flushed first:
+    nothing may call Java afterwards.
+    """
+    import _jpype
+    from scyjava import jimport
+
+    System = jimport("java.lang.System")
+    System.out.flush()
+    System.err.flush()
+    # (``freeResources`` is left at JPype's default, true: assigning it through the
+    # context instance, as jpype.shutdownJVM does, kept the hook from stopping the queue)
+    context = _jpype.JPypeContext
+    try:
+        method = context.getClass().getDeclaredMethod("shutdown")
+    except Exception:  # pragma: no cover - another JPype
+        log.warning("at exit: JPype has no JPypeContext.shutdown; stopping only its "
+                    "reference queue")
+        jimport("org.jpype.ref.JPypeReferenceQueue").getInstance().stop()
+        return
+    method.setAccessible(True)
+    method.invoke(context)
 
 
 def _install_quit_guard(session: "Session"):

@@ -3,7 +3,10 @@
 DeconvolutionLab2 leaves an idle ``Executors.newSingleThreadExecutor()`` worker
 (``pool-1-thread-1``); JPype waits for non-daemon threads when it destroys the JVM at
 exit, so an API script hung there (1 run in 5 with the real plugin, whose executor
-is not always started). DL2's jar is on no registry: the first test builds a plugin
+is not always started). Not waiting for it then ended 1 run in 5-10 with SIGABRT
+("FATAL: exception not rethrown") while Python finalised; the scripts here also make
+that race certain, and check the exit status (0, ``sys.exit(3)``, uncaught exception)
+and that Java's and Python's last output is written. DL2's jar is on no registry: the first test builds a plugin
 class that does exactly what DL2 does (always), puts it in a real ImageJ plugins
 folder and calls it from a macro in child processes; the second runs the real DL2
 where it is installed and says why it skips where it is not.
@@ -44,8 +47,34 @@ SCRIPT = textwrap.dedent("""
     s = open_session(engine="imagej", plugins_dir=sys.argv[1])
     r = s.run_macro('print(call("LeaveThread.start"));')
     print("worker:", r.log.strip(), flush=True)
+
+    # Java objects holding Python objects (proxies), released as the script ends: JPype's
+    # reference-queue thread then takes the GIL while Python finalises, which aborted
+    # the process (SIGABRT) every time, not 1 run in 5-10 as without them
+    from jpype import JClass, JImplements, JOverride
+
+    @JImplements("java.lang.Runnable")
+    class Job:
+        @JOverride
+        def run(self):
+            pass
+
+    Thread = JClass("java.lang.Thread")
+    held = [Thread(Job()) for _ in range(20000)]
+    del held
+    JClass("java.lang.System").gc()
+
+    # last words, left in both buffers (no newline for Java, a pipe for Python)
+    JClass("java.lang.System").out.print_("java: last")
+    print("python: last")
+    if sys.argv[2] == "exit":
+        sys.exit(3)
+    if sys.argv[2] == "raise":
+        raise RuntimeError("the script failed")
 """)
 
+# how the script ends -> exit status; 5 runs in all (CI time)
+ENDINGS = [("end", 0), ("exit", 3), ("raise", 1), ("end", 0), ("exit", 3)]
 
 @pytest.fixture(scope="module")
 def leave_thread_plugins(tmp_path_factory):
@@ -71,15 +100,24 @@ def _run_script(script, *args, timeout):
                     f"(stdout {e.stdout!r})")
 
 
-@pytest.mark.parametrize("attempt", range(5))
+@pytest.mark.parametrize("ending, status", ENDINGS,
+                         ids=[f"{e}-{i}" for i, (e, _) in enumerate(ENDINGS)])
 def test_script_exits_despite_a_plugins_non_daemon_executor(imagej, leave_thread_plugins,
-                                                           tmp_path, attempt):
+                                                           tmp_path, ending, status):
     script = tmp_path / "leaves_a_thread.py"
     script.write_text(SCRIPT)
-    done = _run_script(script, leave_thread_plugins, timeout=90)
-    assert done.returncode == 0, done.stderr[-2000:]
+    done = _run_script(script, leave_thread_plugins, ending, timeout=90)
+    assert done.returncode == status, (done.returncode, done.stderr[-2000:])
+    lines = done.stdout.strip().splitlines()
     # the plugin really left a live non-daemon worker (else the test proves nothing)
-    assert done.stdout.strip().splitlines()[-1] == "worker: pool-1-thread-1 daemon=false"
+    assert "worker: pool-1-thread-1 daemon=false" in lines, done.stdout
+    # every output is written, Java's and Python's, however the script ended
+    assert lines[-1] == "java: lastpython: last", done.stdout[-500:]
+    if ending == "raise":
+        assert "Traceback" in done.stderr and done.stderr.rstrip().endswith(
+            "RuntimeError: the script failed"), done.stderr[-2000:]
+    else:
+        assert "Traceback" not in done.stderr, done.stderr[-2000:]
 
 
 DL2_SCRIPT = textwrap.dedent("""
