@@ -222,3 +222,28 @@ def test_macro_classpath_jars_leaves_imagej_jars_out(tmp_path, monkeypatch):
         "bio-formats_plugins-7.3.0.jar", "formats-api-7.3.0.jar"]
     monkeypatch.delenv("FIJIBRIDGE_BIOFORMATS_JAR")
     assert macro_classpath_jars(tmp_path / "none") == ()
+
+
+def _doctor(*args, env):
+    out = subprocess.run([sys.executable, "-m", "fijibridge.cli.main", "doctor", "--engine",
+                          "imagej", "--json", *args], capture_output=True, text=True,
+                         timeout=300, env=env)
+    report = json.loads(out.stdout)
+    return {c["check"]: c for c in report["checks"]}
+
+
+def test_doctor_reports_bioformats_for_macros(files, tmp_path):
+    """doctor names the jar macros will use, and (engine started) that ImageJ runs
+    "Bio-Formats Importer"; without a jar it says so, with the fix."""
+    empty = tmp_path / "plugins"
+    empty.mkdir()
+    env = dict(os.environ, IMAGEJ_PLUGINS=str(empty), FIJIBRIDGE_BIOFORMATS_JAR=str(files["jar"]))
+    env.pop("FIJI_HOME", None)
+    item = _doctor(env=env)["Bio-Formats for macros"]
+    assert item["ok"] and item["fix"] is None
+    assert item["detail"] == (f"available: {files['jar']} "
+                              '(run("Bio-Formats Importer") works)'), item
+    env.pop("FIJIBRIDGE_BIOFORMATS_JAR")
+    item = _doctor("--no-start", env=env)["Bio-Formats for macros"]
+    assert not item["ok"] and str(empty) in item["detail"]
+    assert "bioformats_package.jar" in item["fix"] and "FIJIBRIDGE_BIOFORMATS_JAR" in item["fix"]
