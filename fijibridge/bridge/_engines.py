@@ -31,6 +31,12 @@ class EngineSpec:
     fiji_dir: Path | None = None    # fiji
     plugins_dir: Path | None = None
     searched: tuple[str, ...] = ()
+    #: Bio-Formats jar(s) put on the imagej engine's classpath (``()``: none found)
+    bioformats_jars: tuple[Path, ...] = ()
+
+    def classpath(self) -> list[str]:
+        """The imagej engine's JVM classpath: ij.jar, then any Bio-Formats jars."""
+        return [str(self.ij_jar), *(str(j) for j in self.bioformats_jars)]
 
 
 def _ij_jar_in(folder: Path) -> Path | None:
@@ -145,9 +151,12 @@ def resolve_engine(engine: str = "auto", *, fiji_dir=None, imagej_jar=None,
                 raise EngineNotFoundError(f"no ImageJ jar at {imagej_jar}; pass the path of "
                                           "ij.jar or of an ImageJ folder that contains it")
         if jar is not None:
+            from .bioformats import macro_classpath_jars
+
             pdir = Path(plugins_dir) if plugins_dir else default_plugins_dir(ij_jar=jar)
             return EngineSpec(kind="imagej", ij_jar=jar, plugins_dir=pdir,
-                              searched=tuple(searched))
+                              searched=tuple(searched),
+                              bioformats_jars=macro_classpath_jars(pdir))
     raise EngineNotFoundError(
         "no ImageJ or Fiji found; searched: " + "; ".join(searched or ["nothing"])
         + ". Install ImageJ 1.x (Debian/Ubuntu: apt-get install imagej, or set IMAGEJ_JAR "

@@ -104,7 +104,7 @@ class Session:
                 # ImageJ 1.x looks for plugins in <plugins.dir>/plugins
                 base = spec.plugins_dir.parent if spec.plugins_dir.name == "plugins" else spec.plugins_dir
                 options.append(f"-Dplugins.dir={base}")
-            start_jvm(classpath=[str(spec.ij_jar)], options=options)
+            start_jvm(classpath=spec.classpath(), options=options)
         elif spec.kind == "fiji":
             self._ij2 = _init_fiji(spec.fiji_dir)
         else:  # attach
@@ -134,6 +134,10 @@ class Session:
             if self._IJ.getInstance() is None:
                 self._imagej = ImageJ(ImageJ.NO_SHOW)
             self._dialog_guard = _install_dialog_guard(self)
+            if spec.bioformats_jars:
+                from .bioformats import install_macro_commands
+
+                install_macro_commands(spec.bioformats_jars)
         self._quit_guard = _install_quit_guard(self)
         # scyjava shuts the JVM down at exit (its own atexit handler); its
         # when_jvm_stops callbacks run first, before JPype waits for Java threads.
@@ -193,10 +197,12 @@ class Session:
         MacroTimeoutError
             The macro ran longer than ``timeout``.
         """
+        from .bioformats import check_macro_commands, explain_missing_command
         from .convert import ndarray_to_imageplus
 
         images = dict(images or {})
         code, argument, macro_file = prepare_macro(source, args, image_titles=list(images))
+        check_macro_commands(code, macro_file=macro_file)
         if self._unfinished is not None:
             if not self._unfinished.wait(_ABORT_GRACE):
                 self._broken = (f"an aborted macro was still running {_ABORT_GRACE:.0f} s after "
@@ -211,8 +217,14 @@ class Session:
             with MacroRunImages(self._Interpreter) as run_images:
                 for title, img in images.items():
                     run_images.push(ndarray_to_imageplus(img, title=title))
-                outcome = self._execute(code, argument, run_images, timeout=timeout,
-                                        macro_file=macro_file)
+                try:
+                    outcome = self._execute(code, argument, run_images, timeout=timeout,
+                                            macro_file=macro_file)
+                except MacroError as e:
+                    explained = explain_missing_command(e)
+                    if explained is e:
+                        raise
+                    raise explained from e
                 result = self._collect(outcome["log"], run_images.open_images())
             result.seconds = time.perf_counter() - t0
             return result

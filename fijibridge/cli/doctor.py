@@ -13,8 +13,8 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "doctor", help="check Java, ImageJ/Fiji, plugins, display and torch",
         description="Report Java, the engine chosen, ImageJ version, installed plugins "
-                    "(DeconvolutionLab2, PSF Generator), display and torch; exit 0 when an "
-                    "engine works.")
+                    "(DeconvolutionLab2, PSF Generator), Bio-Formats for macros, display and "
+                    "torch; exit 0 when an engine works.")
     p.add_argument("--engine", default="auto", help="auto|imagej|fiji (default: auto)")
     p.add_argument("--fiji-dir", help="a Fiji.app folder (default: $FIJI_HOME)")
     p.add_argument("--imagej-jar", help="an ij.jar or ImageJ folder (default: $IMAGEJ_JAR, system)")
@@ -26,6 +26,46 @@ def add_parser(subparsers) -> None:
 
 def _check(report, name, ok, detail, fix=None):
     report.append({"check": name, "ok": bool(ok), "detail": detail, "fix": None if ok else fix})
+
+
+def _bioformats_fix(spec) -> str:
+    from ..bridge.bioformats import _DOWNLOAD
+
+    return (f"drop bioformats_package.jar (from {_DOWNLOAD}) into {spec.plugins_dir}, or set "
+            "FIJIBRIDGE_BIOFORMATS_JAR to its path; macros that run Bio-Formats Importer / "
+            "Macro Extensions need it")
+
+
+def _check_bioformats(report, spec) -> None:
+    """Whether macros can run Bio-Formats (``run("Bio-Formats Importer", …)``, ``Ext.``)."""
+    name = "Bio-Formats for macros"
+    if spec.kind == "imagej":
+        jars = spec.bioformats_jars
+        detail = (f"available: {', '.join(map(str, jars))}" if jars else
+                  "not found (no FIJIBRIDGE_BIOFORMATS_JAR, no bioformats_package.jar in "
+                  f"{spec.plugins_dir})")
+        _check(report, name, bool(jars), detail, _bioformats_fix(spec))
+    elif spec.kind == "fiji":
+        jars = sorted((spec.fiji_dir / "jars").rglob("bio-formats_plugins*.jar"))
+        _check(report, name, bool(jars), f"available: {jars[-1]}" if jars else
+               f"not found in {spec.fiji_dir / 'jars'}",
+               "Fiji ships Bio-Formats: run Help > Update... in Fiji to restore it")
+
+
+def _check_bioformats_started(report) -> None:
+    """Once the engine runs: does ImageJ know ``run("Bio-Formats Importer")``?"""
+    from ..bridge.bioformats import macro_commands_available
+
+    item = next((i for i in report if i["check"] == "Bio-Formats for macros"), None)
+    if item is None or not item["ok"]:
+        return
+    if not macro_commands_available():
+        item.update(ok=False, detail=item["detail"] + ", but ImageJ has no "
+                    "\"Bio-Formats Importer\" command (is the jar complete?)",
+                    fix="replace the jar with bioformats_package.jar from "
+                        "https://www.openmicroscopy.org/bio-formats/downloads/")
+    else:
+        item["detail"] += " (run(\"Bio-Formats Importer\") works)"
 
 
 def run(args) -> int:
@@ -66,6 +106,7 @@ def run(args) -> int:
                    f"installed: {jar}" if jar else f"not installed in {spec.plugins_dir}",
                    f"copy its jar into {spec.plugins_dir} (from the ImageJ update site); "
                    "fijibridge's native implementation is used meanwhile")
+        _check_bioformats(report, spec)
     engine_ok = False
     if spec is not None and java_ok and not args.no_start:
         try:
@@ -77,6 +118,7 @@ def run(args) -> int:
             _check(report, "imagej", True, f"ImageJ {result.log.strip()} started in "
                    f"{session.startup_seconds:.1f} s; Java {session.java_version}")
             engine_ok = True
+            _check_bioformats_started(report)
         except Exception as e:  # report every failure; doctor must not crash
             _check(report, "imagej", False, f"{type(e).__name__}: {e}",
                    "run with -v for details; check the items above")
