@@ -6,9 +6,10 @@ tree (the layout is fixed by the design); a wheel carries the files listed in
 :func:`fijibridge.shipped.shipped_dir` finds them.  An editable install
 (``pip install -e .``) copies nothing: ``shipped_dir`` then reads the source tree.
 
-Research material (``models/*/experiments``, earlier versions such as
-``models/nuclei2d/v1``, training runs and the bioimage.io export folder) is left out:
-nothing in the package reads it at run time.  Everything else is configured in
+Earlier versions such as ``models/nuclei2d/v1``, training runs and the bioimage.io
+export folder are left out: nothing in the package reads them at run time.  Research
+studies live in the top-level ``experiments/`` folder, which is not a package and is
+never copied.  Everything else is configured in
 ``pyproject.toml``.
 """
 

@@ -36,7 +36,6 @@ def main(argv=None) -> int:
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "psf_speed.json")
     args = parser.parse_args(argv)
 
-    sys.path.insert(0, str(ROOT))
     from fijibridge._core.tiff import read_tiff
     from fijibridge.psf import psf_from_config
 
@@ -49,8 +48,7 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             psf = psf_from_config(config)
             times.append(time.perf_counter() - t0)
-        code = ("import sys; sys.path.insert(0, %r); from fijibridge.psf import psf_from_config; "
-                "psf_from_config(%r)" % (str(ROOT), str(config)))
+        code = "from fijibridge.psf import psf_from_config; psf_from_config(%r)" % str(config)
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-c", code], check=True)
         process_s = time.perf_counter() - t0

@@ -43,7 +43,6 @@ def main() -> None:
     ap.add_argument("--old-ref", default="1bf7e44")
     ap.add_argument("--planes", type=int, default=50)
     args = ap.parse_args()
-    sys.path.insert(0, str(ROOT))
     from fijibridge._core.tiff import write_tiff
 
     with tempfile.TemporaryDirectory() as tmp:

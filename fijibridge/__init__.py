@@ -6,20 +6,8 @@ torch; those load inside the functions that need them.
 
 from __future__ import annotations
 
-from ._core.errors import (
-    DivergenceError,
-    EngineError,
-    EngineNotFoundError,
-    FijiBridgeError,
-    ImageFormatError,
-    JavaNotFoundError,
-    MacroDialogError,
-    MacroError,
-    MacroTimeoutError,
-    ModelError,
-    PipelineSpecError,
-    PluginMissingError,
-)
+from ._core import errors as _errors
+from ._core.errors import *  # noqa: F403  (the exception family: _errors.__all__)
 from ._core.tiff import TiffImage, read_tiff, write_tiff
 
 __version__ = "0.1.0"
@@ -36,6 +24,7 @@ def __getattr__(name):
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'fijibridge' has no attribute {name!r}")
 
+
 __all__ = [
     "__version__",
     "Image",
@@ -44,16 +33,5 @@ __all__ = [
     "TiffImage",
     "read_tiff",
     "write_tiff",
-    "FijiBridgeError",
-    "JavaNotFoundError",
-    "EngineNotFoundError",
-    "EngineError",
-    "MacroError",
-    "MacroDialogError",
-    "MacroTimeoutError",
-    "PluginMissingError",
-    "ImageFormatError",
-    "DivergenceError",
-    "PipelineSpecError",
-    "ModelError",
+    *_errors.__all__,
 ]

@@ -3,6 +3,7 @@ research material or tests; the resolver finds shipped things by name."""
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 import zipfile
@@ -43,8 +44,28 @@ def test_wheel_ships_every_pipeline_and_macro_of_the_tree(wheel_names):
 
 def test_wheel_leaves_out_research_and_tests(wheel_names):
     bad = [n for n in wheel_names if n.startswith(("tests/", "experiments/", "benchmarks/"))
-           or "/experiments/" in n or "/v1/" in n or n.endswith(".log")]
+           or "/experiments/" in n or "/v1/" in n or n.endswith(".log")
+           or n.endswith("/study.py")]
     assert bad == []
+
+
+def test_research_lives_in_experiments_and_runs_with_the_installed_package():
+    """Studies sit in ``experiments/`` (not in the package, not beside the models), import
+    the installed package instead of editing ``sys.path``, and no log or duplicate figure
+    is committed."""
+    assert not list(REPO.glob("models/*/experiments"))
+    assert not list(REPO.glob("fijibridge/**/study.py"))
+    assert not list(REPO.glob("models/**/*.log")) + list(REPO.glob("experiments/**/*.log"))
+    assert (REPO / "experiments" / "README.md").is_file()
+    scripts = list(REPO.glob("experiments/**/*.py")) + list(REPO.glob("benchmarks/*.py"))
+    assert scripts
+    hacks = [str(f.relative_to(REPO)) for f in scripts
+             if "sys.path.insert" in f.read_text() or "sys.path.append" in f.read_text()]
+    assert hacks == []
+    seen = {}
+    for png in sorted(REPO.glob("experiments/**/*.png")) + sorted(REPO.glob("benchmarks/**/*.png")):
+        seen.setdefault(hashlib.sha256(png.read_bytes()).hexdigest(), []).append(png.name)
+    assert [names for names in seen.values() if len(names) > 1] == []
 
 
 def test_pipeline_by_name_and_did_you_mean():

@@ -9,16 +9,22 @@ import shutil
 import sys
 
 
+#: ``fijibridge doctor --help``: what is checked, and the exit status
+DESCRIPTION = ("Report Java, the engine chosen, ImageJ version, installed plugins "
+               "(DeconvolutionLab2, PSF Generator), Bio-Formats for macros, display and "
+               "torch; exit 0 when an engine works.")
+
+
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser(
-        "doctor", help="check Java, ImageJ/Fiji, plugins, display and torch",
-        description="Report Java, the engine chosen, ImageJ version, installed plugins "
-                    "(DeconvolutionLab2, PSF Generator), Bio-Formats for macros, display and "
-                    "torch; exit 0 when an engine works.")
-    p.add_argument("--engine", default="auto", help="auto|imagej|fiji (default: auto)")
-    p.add_argument("--fiji-dir", help="a Fiji.app folder (default: $FIJI_HOME)")
-    p.add_argument("--imagej-jar", help="an ij.jar or ImageJ folder (default: $IMAGEJ_JAR, system)")
-    p.add_argument("--plugins-dir", help="ImageJ plugins folder to inspect")
+    p = subparsers.add_parser("doctor", description=DESCRIPTION,
+                              help="check Java, ImageJ/Fiji, plugins, display and torch")
+    # grouped in --help: the engine is found as `fijibridge macro` and the pipelines find it
+    engine = p.add_argument_group("engine", "which ImageJ/Fiji to look at")
+    engine.add_argument("--engine", default="auto", help="auto|imagej|fiji (default: auto)")
+    engine.add_argument("--fiji-dir", help="a Fiji.app folder (default: $FIJI_HOME)")
+    engine.add_argument("--imagej-jar",
+                        help="an ij.jar or ImageJ folder (default: $IMAGEJ_JAR, system)")
+    engine.add_argument("--plugins-dir", help="ImageJ plugins folder to inspect")
     p.add_argument("--no-start", action="store_true", help="do not start the engine (faster)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=run)

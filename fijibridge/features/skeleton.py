@@ -151,15 +151,33 @@ def _distance_at(mask, coords, spacing):
     return out
 
 
+def _components_within(member, i, j):
+    """Connected components of the voxel graph (edges ``i[k]``-``j[k]``) restricted to the
+    voxels where ``member`` is True.
+
+    Returns ``(pos, inside, count, labels)``: each voxel's index among the members (-1
+    for the others), which edges join two members, the number of components and the
+    component of each member (in voxel order).
+    """
+    from scipy import sparse
+    from scipy.sparse.csgraph import connected_components
+
+    idx = np.flatnonzero(member)
+    pos = np.full(member.size, -1, np.int64)
+    pos[idx] = np.arange(idx.size)
+    inside = member[i] & member[j]
+    adj = sparse.coo_matrix((np.ones(int(inside.sum())), (pos[i[inside]], pos[j[inside]])),
+                            shape=(idx.size, idx.size))
+    count, labels = connected_components(adj, directed=False)
+    return pos, inside, count, labels
+
+
 def _trace(coords, shape, spacing, cell_of):
     """Trace skeleton voxels ``coords`` (N, ndim) into raw nodes and branches.
 
     Returns a dict of numpy arrays (see the keys at the end); node ids index the
     node arrays, voxel-level arrays index ``coords``.
     """
-    from scipy import sparse
-    from scipy.sparse.csgraph import connected_components
-
     ndim = coords.shape[1]
     n = len(coords)
     pshape = np.array(shape) + 2
@@ -201,12 +219,7 @@ def _trace(coords, shape, spacing, cell_of):
     n_nodes = 0
     kinds = []
     if jv.size:
-        jpos = np.full(n, -1, np.int64)
-        jpos[jv] = np.arange(jv.size)
-        both = is_j[full_i] & is_j[full_j]
-        adj = sparse.coo_matrix((np.ones(int(both.sum())), (jpos[full_i[both]], jpos[full_j[both]])),
-                                shape=(jv.size, jv.size))
-        n_clusters, cl = connected_components(adj, directed=False)
+        _, _, n_clusters, cl = _components_within(is_j, full_i, full_j)
         node_of[jv] = cl
         n_nodes = n_clusters
         kinds += ["junction"] * n_clusters
@@ -222,12 +235,7 @@ def _trace(coords, shape, spacing, cell_of):
     chain_of = np.full(n, -1, np.int64)
     n_chains = 0
     if sv.size:
-        spos = np.full(n, -1, np.int64)
-        spos[sv] = np.arange(sv.size)
-        ss = slab[ei] & slab[ej]
-        adj = sparse.coo_matrix((np.ones(int(ss.sum())), (spos[ei[ss]], spos[ej[ss]])),
-                                shape=(sv.size, sv.size))
-        n_chains, cl = connected_components(adj, directed=False)
+        spos, ss, n_chains, cl = _components_within(slab, ei, ej)
         chain_of[sv] = cl
         internal = np.bincount(cl[spos[ei[ss]]], weights=ew[ss], minlength=n_chains)
     else:
@@ -275,7 +283,8 @@ def _trace(coords, shape, spacing, cell_of):
     chain_edge[paths] = np.arange(paths.size)
     chain_edge[cycles] = paths.size + np.arange(cycles.size)
     n_edges = edge_u.size
-    voxel_edge = np.where(chain_of >= 0, chain_edge[np.maximum(chain_of, 0)], -1)
+    voxel_edge = np.full(n, -1, np.int64)  # (a skeleton may have no chain at all)
+    voxel_edge[chain_of >= 0] = chain_edge[chain_of[chain_of >= 0]]
     direct_pairs = (np.arange(n_direct) + paths.size + cycles.size, d_i, d_j)
 
     # node centres
@@ -299,7 +308,8 @@ def _edge_means(t, values):
     ve = t["voxel_edge"]
     on = ve >= 0
     n_e = t["n_edges"]
-    total = np.bincount(ve[on], weights=values[on], minlength=n_e)
+    # float even when no voxel lies on a chain (bincount of nothing is int64)
+    total = np.bincount(ve[on], weights=values[on], minlength=n_e).astype(np.float64)
     count = np.bincount(ve[on], minlength=n_e).astype(float)
     d_e, d_i, d_j = t["direct"]
     total[d_e] += values[d_i] + values[d_j]

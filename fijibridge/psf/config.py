@@ -244,8 +244,9 @@ def read_psfgen_config(path) -> PSFConfig:
 
     References
     ----------
-    .. [1] H. Kirshner et al., J. Microsc. 249(1):13-25, 2013.
-       :doi:`10.1111/j.1365-2818.2012.03675.x`
+    .. [1] PSF Generator, Biomedical Imaging Group, EPFL.
+       https://bigwww.epfl.ch/algorithms/psfgenerator/
+       (the file is what its "Save" writes)
 
     Examples
     --------

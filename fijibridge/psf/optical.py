@@ -55,8 +55,11 @@ _K_GL = (4, 5, 6)
 _OVERSAMPLING = {"BW": 1, "GL": 2, "RW": 2}
 
 
-def _setup(shape, spacing, oversampling, *, model, max_memory):
-    """Grid, per-plane axial offsets (planes) and radial radii (m) with their geometry."""
+def _setup(shape, spacing, *, model, max_memory):
+    """The integration samples of ``model``'s PSF on ``shape``: the axial offset (m) and
+    the radius (m) of every (plane, radius) pair, flattened plane by plane, and the
+    geometry that :func:`_finish` needs to put them back on the pixel grid."""
+    oversampling = _OVERSAMPLING[model]
     shape = _common.check_shape(shape)
     two_d = len(shape) == 2
     if spacing is None:
@@ -69,14 +72,18 @@ def _setup(shape, spacing, oversampling, *, model, max_memory):
     _common.check_memory((nz, ny, nx), model=model, max_memory=max_memory, n_radial=n_radial)
     radii_m = np.arange(n_radial) / oversampling * unit * 1e-6
     offsets_m = _common.axial_offsets(nz) * dz * 1e-6
-    geometry = dict(ny=ny, nx=nx, step_y=dy / unit, step_x=dx / unit, oversampling=oversampling)
-    return two_d, nz, offsets_m, radii_m, geometry
+    geometry = dict(two_d=two_d, nz=nz, ny=ny, nx=nx, step_y=dy / unit, step_x=dx / unit,
+                    oversampling=oversampling)
+    return np.repeat(offsets_m, radii_m.size), np.tile(radii_m, nz), geometry
 
 
-def _planes(intensity: np.ndarray, nz: int, geometry: dict) -> np.ndarray:
-    h = intensity.reshape(nz, -1)
-    return _common.radial_to_planes(h, geometry["ny"], geometry["nx"], step_y=geometry["step_y"],
-                                    step_x=geometry["step_x"], oversampling=geometry["oversampling"])
+def _finish(intensity: np.ndarray, geometry: dict, *, normalize, dtype) -> np.ndarray:
+    """Radial intensities of :func:`_setup`'s samples -> the PSF on the pixel grid."""
+    h = intensity.reshape(geometry["nz"], -1)
+    planes = _common.radial_to_planes(h, geometry["ny"], geometry["nx"],
+                                      step_y=geometry["step_y"], step_x=geometry["step_x"],
+                                      oversampling=geometry["oversampling"])
+    return _common.finish(planes, normalize=normalize, dtype=dtype, two_d=geometry["two_d"])
 
 
 def born_wolf(shape, *, spacing=None, na: float = 1.4, wavelength_nm: float = 610.0,
@@ -135,11 +142,8 @@ def born_wolf(shape, *, spacing=None, na: float = 1.4, wavelength_nm: float = 61
     na, wavelength_nm = _common.check_optics(na=na, wavelength_nm=wavelength_nm, ni=ni)
     ni = float(ni)
     k_cons = _K_BW_RW[_common.check_accuracy(accuracy)]
-    two_d, nz, defocus, radii, geometry = _setup(shape, spacing, _OVERSAMPLING["BW"], model="BW",
-                                                           max_memory=max_memory)
+    d_all, r_all, geometry = _setup(shape, spacing, model="BW", max_memory=max_memory)
     k0 = 2.0 * np.pi / (wavelength_nm * 1e-9)
-    d_all = np.repeat(defocus, radii.size)
-    r_all = np.tile(radii, nz)
 
     def integrand(rho, index):
         bessel = j0(k0 * na * r_all[index, None] * rho)
@@ -147,7 +151,7 @@ def born_wolf(shape, *, spacing=None, na: float = 1.4, wavelength_nm: float = 61
         return (bessel * rho * np.exp(-1j * phase))[None]
 
     h = adaptive_simpson(integrand, d_all.size, upper=1.0, k_consecutive=k_cons)
-    return _common.finish(_planes(h, nz, geometry), normalize=normalize, dtype=dtype, two_d=two_d)
+    return _finish(h, geometry, normalize=normalize, dtype=dtype)
 
 
 def gibson_lanni(shape, *, spacing=None, na: float = 1.4, wavelength_nm: float = 610.0,
@@ -184,14 +188,14 @@ def gibson_lanni(shape, *, spacing=None, na: float = 1.4, wavelength_nm: float =
         ``ZPos``); 0 gives an aberration-free, symmetric PSF.
     accuracy : {"Good", "Better", "Best"} or {0, 1, 2}
         Integration stopping rule (4, 5, 6 consecutive refinements within 10 %).
-    normalize : {"max", "sum"}
-        Scale to a maximum of 1 (PSF Generator) or to a sum of 1.
-    dtype : float dtype
-        Output dtype.
+    normalize, dtype, max_memory
+        As in :func:`born_wolf`.
 
     Returns
     -------
     ndarray, shape ``shape``
+        Intensity PSF, the plane ``ti = ti0`` at ``(nz - 1) / 2``; with
+        ``particle_z_nm != 0`` it is not symmetric in z.
 
     References
     ----------
@@ -216,11 +220,8 @@ def gibson_lanni(shape, *, spacing=None, na: float = 1.4, wavelength_nm: float =
         raise ValueError(f"particle_z_nm must be a finite number (nm); got {particle_z_nm!r}")
     zp = float(particle_z_nm) * 1e-9
     k_cons = _K_GL[_common.check_accuracy(accuracy)]
-    two_d, nz, dti, radii, geometry = _setup(shape, spacing, _OVERSAMPLING["GL"], model="GL",
-                                                           max_memory=max_memory)
+    d_all, r_all, geometry = _setup(shape, spacing, model="GL", max_memory=max_memory)
     k0 = 2.0 * np.pi / (wavelength_nm * 1e-9)
-    d_all = np.repeat(dti, radii.size)
-    r_all = np.tile(radii, nz)
 
     def integrand(rho, index):
         bessel = j0(k0 * na * r_all[index, None] * rho)
@@ -229,7 +230,7 @@ def gibson_lanni(shape, *, spacing=None, na: float = 1.4, wavelength_nm: float =
         return (bessel * rho * np.exp(1j * k0 * opd))[None]
 
     h = adaptive_simpson(integrand, d_all.size, upper=min(1.0, ns / na), k_consecutive=k_cons)
-    return _common.finish(_planes(h, nz, geometry), normalize=normalize, dtype=dtype, two_d=two_d)
+    return _finish(h, geometry, normalize=normalize, dtype=dtype)
 
 
 #: ``bessel_j2`` choices of :func:`richards_wolf`.
@@ -246,16 +247,8 @@ def richards_wolf(shape, *, spacing=None, na: float = 1.4, wavelength_nm: float 
 
     Parameters
     ----------
-    shape : sequence of int
-        ``(nz, ny, nx)`` or ``(ny, nx)``, voxels.
-    spacing : sequence of float, optional
-        Voxel size in µm, ``(z, y, x)``. Default ``(0.25, 0.1, 0.1)``.
-    na : float
-        Numerical aperture, ``0 < na <= ni``.
-    wavelength_nm : float
-        Emission wavelength in vacuum, nm.
-    ni : float
-        Refractive index of the immersion medium.
+    shape, spacing, na, wavelength_nm, ni
+        As in :func:`born_wolf`: voxels, µm ``(z, y, x)``, immersion index ``ni``.
     accuracy : {"Good", "Better", "Best"} or {0, 1, 2}
         Integration stopping rule (5, 7, 9 consecutive refinements within 10 %).
     bessel_j2 : {"psfgenerator", "exact"}
@@ -265,14 +258,13 @@ def richards_wolf(shape, *, spacing=None, na: float = 1.4, wavelength_nm: float 
         PSF by up to ~1 % of its maximum (0.0088 on the reference case
         ``rw_48x48x24``).  ``"psfgenerator"`` (default) reproduces the plugin's
         numbers; ``"exact"`` uses the correct Bessel function.
-    normalize : {"max", "sum"}
-        Scale to a maximum of 1 (PSF Generator) or to a sum of 1.
-    dtype : float dtype
-        Output dtype.
+    normalize, dtype, max_memory
+        As in :func:`born_wolf`.
 
     Returns
     -------
     ndarray, shape ``shape``
+        Intensity ``|I0|² + 2|I1|² + |I2|²``, centred at ``(n - 1) / 2`` along every axis.
 
     References
     ----------
@@ -293,11 +285,8 @@ def richards_wolf(shape, *, spacing=None, na: float = 1.4, wavelength_nm: float 
     ni = float(ni)
     exact = check_choice("bessel_j2", bessel_j2, J2_FORMULAS) == "exact"
     k_cons = _K_BW_RW[_common.check_accuracy(accuracy)]
-    two_d, nz, defocus, radii, geometry = _setup(shape, spacing, _OVERSAMPLING["RW"], model="RW",
-                                                           max_memory=max_memory)
+    d_all, r_all, geometry = _setup(shape, spacing, model="RW", max_memory=max_memory)
     kt = 2.0 * np.pi * ni / (wavelength_nm * 1e-9)
-    d_all = np.repeat(defocus, radii.size)
-    r_all = np.tile(radii, nz)
 
     def integrand(theta, index):
         sin_t, cos_t = np.sin(theta), np.cos(theta)
@@ -314,4 +303,4 @@ def richards_wolf(shape, *, spacing=None, na: float = 1.4, wavelength_nm: float 
 
     h = adaptive_simpson(integrand, d_all.size, upper=float(np.arcsin(na / ni)),
                          k_consecutive=k_cons, weights=(1.0, 2.0, 1.0))
-    return _common.finish(_planes(h, nz, geometry), normalize=normalize, dtype=dtype, two_d=two_d)
+    return _finish(h, geometry, normalize=normalize, dtype=dtype)

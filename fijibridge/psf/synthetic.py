@@ -122,23 +122,20 @@ def lateral_axial(shape, *, spacing=None, na: float = 1.4, wavelength_nm: float 
     centred : bool
         True: centre at ``(n-1)/2`` and z measured from the centre plane.  False:
         PSF Generator's own geometry (centre ``n/2``, z from plane 0).
-    normalize : {"max", "sum"}
-        Scale to a maximum of 1 (PSF Generator) or to a sum of 1.
-    dtype : float dtype
-        Output dtype.
-    max_memory : int, optional
-        Memory budget in bytes, checked against this model's estimate *before* anything is
-        allocated (``ValueError`` naming the shape, the bytes and the budget); default: the
-        memory available now.
+    normalize, dtype, max_memory
+        As in :func:`~fijibridge.psf.born_wolf`.
 
     Returns
     -------
     ndarray, shape ``shape``
+        Each plane is the lateral function normalised to a sum of 1, then the volume is
+        scaled as ``normalize`` says.
 
     References
     ----------
-    .. [1] H. Kirshner et al., J. Microsc. 249(1):13-25, 2013.
-       :doi:`10.1111/j.1365-2818.2012.03675.x`
+    .. [1] PSF Generator, Biomedical Imaging Group, EPFL.
+       https://bigwww.epfl.ch/algorithms/psfgenerator/
+       (the synthetic models are described there, not in a paper)
 
     Examples
     --------
@@ -196,10 +193,9 @@ def gaussian(shape, *, spacing=None, na: float = 1.4, wavelength_nm: float = 610
     default ``axial="Linear"`` sigma grows linearly with the distance from the focal
     plane and is twice as large at ``defocus_nm``.
 
-    References
-    ----------
-    .. [1] H. Kirshner et al., J. Microsc. 249(1):13-25, 2013.
-       :doi:`10.1111/j.1365-2818.2012.03675.x`
+    See Also
+    --------
+    lateral_axial : the same with any of PSF Generator's lateral functions.
 
     Examples
     --------

@@ -267,6 +267,14 @@ def _norm_cum(data):
     return norm, p1, p2
 
 
+def _entropy_setup(data):
+    """Normalised histogram, its cumulative sums from below and above, and the
+    candidate thresholds (ImageJ's ``first_bin``..``last_bin``) of the entropy methods."""
+    norm, p1, p2 = _norm_cum(data)
+    first, last = _bins(p1, p2)
+    return norm, p1, p2, np.arange(first, last + 1)
+
+
 def _bins(p1, p2):
     nz1 = np.flatnonzero(~(np.abs(p1) < _EPS))
     first = int(nz1[0]) if nz1.size else 0
@@ -300,9 +308,7 @@ def _first_max_above(values, start):
 
 
 def _max_entropy(data):
-    norm, p1, p2 = _norm_cum(data)
-    first, last = _bins(p1, p2)
-    its = np.arange(first, last + 1)
+    norm, p1, p2, its = _entropy_setup(data)
     if not its.size:
         return -1
     tot = _max_entropy_curve(data, norm, p1, p2, its)
@@ -441,9 +447,7 @@ def _renyi_pass(norm, p1, p2, its, alpha):
 
 
 def _renyi(data):
-    norm, p1, p2 = _norm_cum(data)
-    first, last = _bins(p1, p2)
-    its = np.arange(first, last + 1)
+    norm, p1, p2, its = _entropy_setup(data)
     # alpha = 1: maximum entropy, but starting from max_ent = 0 and threshold = 0
     tot = _max_entropy_curve(data, norm, p1, p2, its) if its.size else np.zeros(0)
     k = _first_max_above(tot, 0.0)
@@ -467,9 +471,7 @@ def _renyi(data):
 
 
 def _shanbhag(data):
-    norm, p1, p2 = _norm_cum(data)
-    first, last = _bins(p1, p2)
-    its = np.arange(first, last + 1)
+    norm, p1, p2, its = _entropy_setup(data)
     if not its.size:
         return -1
     ih = np.arange(256)[None, :]
@@ -571,19 +573,16 @@ def threshold_bin(histogram, *, method="Default") -> int:
 
 # ------------------------------------------------------------------ histograms
 def _check_image(image, plane):
-    image = np.asarray(image)
-    if image.dtype not in (np.uint8, np.uint16, np.float32):
+    from ..filters._common import check_filter_image
+
+    if not hasattr(image, "spacing"):  # an Image / TiffImage is checked by its data
+        image = np.asarray(image)
         if image.dtype == np.bool_:
             raise TypeError("image is boolean (already a mask); convert it first, "
                             "e.g. image.astype(np.uint8) * 255")
-        raise TypeError(f"image must be uint8, uint16 or float32 (ImageJ's 8-, 16- and "
-                        f"32-bit types); got {image.dtype}. Convert first, e.g. "
-                        "image.astype(np.float32)")
-    if image.ndim not in (2, 3):
-        raise ValueError(f"image must be 2D (Y, X) or a 3D stack (P, Y, X); "
-                         f"got shape {image.shape}")
-    if image.size == 0:
-        raise ValueError(f"image is empty (shape {image.shape})")
+    # ImageJ's 8-, 16- and 32-bit types, 2D or a stack, not empty: the filters' rule
+    image = check_filter_image(image, dtypes=(np.uint8, np.uint16, np.float32),
+                               name="threshold")
     if image.ndim == 3 and not (isinstance(plane, (int, np.integer)) and not isinstance(plane, bool)
                                 and -image.shape[0] <= plane < image.shape[0]):
         raise ValueError(f"plane must be an integer index into the {image.shape[0]} planes; "

@@ -174,12 +174,33 @@ def _nuclei_objects(ndim, extent, *, n, radius_um, radius_cv, aspect, flatten, t
     return objects, relations
 
 
-def _check_common(radius_um, radius_cv, aspect, flatten):
+def _check_nuclei(shape, ndim, spacing, *, radius_um, radius_cv, aspect, flatten):
+    """Checked ``(shape, spacing, aspect)`` of a field of nuclei (nuclei and Golgi
+    phantoms), with the default shapes and voxel sizes filled in."""
+    shape = _default_shape(shape, ndim, (256, 256), (32, 128, 128))
+    shape, spacing = check_shape_spacing(shape, spacing, _NUC_SPACING[len(check_shape(shape))])
     check_positive("radius_um", radius_um)
     check_positive("radius_cv", radius_cv, allow_zero=True)
     aspect = check_range("aspect", aspect, low=1e-3, high=1.0)
     check_positive("flatten", flatten)
-    return aspect
+    return shape, spacing, aspect
+
+
+def _nuclei_layout(shape, spacing, n_nuclei, *, cover, radius_um, radius_cv, aspect, flatten,
+                   touching=0.0, overlapping=0.0, min_gap_um, rng):
+    """Place nuclei in the field: ``n_nuclei`` of them, or (when None) as many discs of
+    ``radius_um`` as cover ``cover`` of the y-x area.  Returns the field's extent (µm),
+    the number asked for, and :func:`_nuclei_objects`' objects and relations."""
+    extent = np.asarray(shape) * np.asarray(spacing)
+    if n_nuclei is None:
+        area = float(extent[-1] * extent[-2])
+        n_nuclei = max(1, int(round(cover * area / (math.pi * radius_um ** 2))))
+    n_nuclei = check_positive("n_nuclei", n_nuclei, integer=True)
+    objects, relations = _nuclei_objects(len(shape), extent, n=n_nuclei, radius_um=radius_um,
+                                         radius_cv=radius_cv, aspect=aspect, flatten=flatten,
+                                         touching=touching, overlapping=overlapping,
+                                         min_gap_um=min_gap_um, rng=rng)
+    return extent, n_nuclei, objects, relations
 
 
 def _objects_params(objects):
@@ -245,9 +266,8 @@ def nuclei(shape=None, *, n_nuclei: int | None = None, radius_um: float = 5.0,
     >>> ph.labels.max() <= 4 and ph.labels.dtype.name
     'int32'
     """
-    shape = _default_shape(shape, ndim, (256, 256), (32, 128, 128))
-    shape, spacing = check_shape_spacing(shape, spacing, _NUC_SPACING[len(check_shape(shape))])
-    aspect = _check_common(radius_um, radius_cv, aspect, flatten)
+    shape, spacing, aspect = _check_nuclei(shape, ndim, spacing, radius_um=radius_um,
+                                           radius_cv=radius_cv, aspect=aspect, flatten=flatten)
     touching = check_fraction("touching", touching)
     overlapping = check_fraction("overlapping", overlapping)
     if touching + overlapping > 1:
@@ -255,18 +275,11 @@ def nuclei(shape=None, *, n_nuclei: int | None = None, radius_um: float = 5.0,
     check_positive("texture", texture, allow_zero=True)
     check_positive("texture_scale_um", texture_scale_um)
     check_positive("brightness_cv", brightness_cv, allow_zero=True)
-    seed = seed_of(rng)
-    rng = as_rng(rng)
-    nd = len(shape)
-    extent = np.asarray(shape) * np.asarray(spacing)
-    if n_nuclei is None:
-        area = float(extent[-1] * extent[-2])
-        n_nuclei = max(1, int(round(0.25 * area / (math.pi * radius_um ** 2))))
-    n_nuclei = check_positive("n_nuclei", n_nuclei, integer=True)
-    objects, relations = _nuclei_objects(nd, extent, n=n_nuclei, radius_um=radius_um,
-                                         radius_cv=radius_cv, aspect=aspect, flatten=flatten,
-                                         touching=touching, overlapping=overlapping,
-                                         min_gap_um=0.5, rng=rng)
+    seed, rng = seed_of(rng), as_rng(rng)
+    _, n_nuclei, objects, relations = _nuclei_layout(
+        shape, spacing, n_nuclei, cover=0.25, radius_um=radius_um, radius_cv=radius_cv,
+        aspect=aspect, flatten=flatten, touching=touching, overlapping=overlapping,
+        min_gap_um=0.5, rng=rng)
     levels = np.clip(1 + brightness_cv * rng.standard_normal(len(objects)), 0.3, None)
     labels, count, image = _render_ellipsoids(shape, spacing, objects, rng=rng, texture=texture,
                                               texture_scale_um=texture_scale_um, brightness=levels)
@@ -316,9 +329,8 @@ def golgi(shape=None, *, n_nuclei: int | None = None, radius_um: float = 4.5,
         Density of the puncta relative to the mean nucleus (1).
     texture : float
         Chromatin texture amplitude.
-    spacing : sequence of float, optional
-        µm; default 0.25 (2D) or (1.0, 0.5, 0.5) (3D).
-    rng : int or numpy.random.Generator, optional
+    spacing, rng
+        As in :func:`nuclei`.
 
     Returns
     -------
@@ -341,9 +353,8 @@ def golgi(shape=None, *, n_nuclei: int | None = None, radius_um: float = 4.5,
     >>> np.unique(ph.class_mask).tolist()
     [0, 1, 2]
     """
-    shape = _default_shape(shape, ndim, (256, 256), (32, 128, 128))
-    shape, spacing = check_shape_spacing(shape, spacing, _NUC_SPACING[len(check_shape(shape))])
-    aspect = _check_common(radius_um, radius_cv, aspect, flatten)
+    shape, spacing, aspect = _check_nuclei(shape, ndim, spacing, radius_um=radius_um,
+                                           radius_cv=radius_cv, aspect=aspect, flatten=flatten)
     lo_n, hi_n = check_range("n_puncta", n_puncta, low=1)
     if int(lo_n) != lo_n or int(hi_n) != hi_n:
         raise TypeError(f"n_puncta must be a pair of integers; got {n_puncta!r}")
@@ -351,17 +362,12 @@ def golgi(shape=None, *, n_nuclei: int | None = None, radius_um: float = 4.5,
     d_range = check_range("distance_um", distance_um)
     check_positive("spread_um", spread_um, allow_zero=True)
     check_positive("golgi_brightness", golgi_brightness)
-    seed = seed_of(rng)
-    rng = as_rng(rng)
+    seed, rng = seed_of(rng), as_rng(rng)
     nd = len(shape)
-    extent = np.asarray(shape) * np.asarray(spacing)
-    if n_nuclei is None:
-        area = float(extent[-1] * extent[-2])
-        n_nuclei = max(1, int(round(0.15 * area / (math.pi * radius_um ** 2))))
-    n_nuclei = check_positive("n_nuclei", n_nuclei, integer=True)
-    objects, _ = _nuclei_objects(nd, extent, n=n_nuclei, radius_um=radius_um,
-                                 radius_cv=radius_cv, aspect=aspect, flatten=flatten,
-                                 touching=0.0, overlapping=0.0, min_gap_um=6.0, rng=rng)
+    # nuclei 6 µm apart, so that every Golgi is nearest to its own nucleus
+    extent, n_nuclei, objects, _ = _nuclei_layout(
+        shape, spacing, n_nuclei, cover=0.15, radius_um=radius_um, radius_cv=radius_cv,
+        aspect=aspect, flatten=flatten, min_gap_um=6.0, rng=rng)
     n = len(objects)
     levels = np.clip(1 + 0.2 * rng.standard_normal(n), 0.3, None)
     nuc_labels, _, nuc_image = _render_ellipsoids(shape, spacing, objects, rng=rng,

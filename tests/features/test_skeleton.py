@@ -186,3 +186,24 @@ def test_skeleton_is_cut_at_cell_borders(phantoms):
     t = cell_table(skeleton_graph(mask, spacing=0.1, cells=cells), [1, 2]).set_index("cell")
     assert t["n_edges"].tolist() == [1, 1] and t["n_endpoints"].tolist() == [2, 2]
     assert t["total_length_um"].sum() == pytest.approx(whole - 0.1, abs=1e-9)
+
+
+@pytest.mark.parametrize("name, pixels, kinds, lengths", [
+    ("dot", [[1]], ["isolated"], []),
+    ("pair", [[1, 1]], ["endpoint", "endpoint"], [0.2]),
+    ("plus", [[0, 1, 0], [1, 1, 1], [0, 1, 0]], ["junction"] + ["endpoint"] * 4, [0.2] * 4),
+])
+def test_skeleton_without_any_chain_voxel(name, pixels, kinds, lengths):
+    """Skeletons with no degree-2 voxel (no chain) trace to their direct steps; they
+    raised IndexError before (an empty chain table was indexed)."""
+    from fijibridge.features import trace_skeleton
+
+    skeleton = np.pad(np.array(pixels, bool), 3)
+    image = np.arange(skeleton.size, dtype=np.float32).reshape(skeleton.shape)
+    g = trace_skeleton(skeleton, spacing=(0.2, 0.2), image=image)
+    assert sorted(d["kind"] for _, d in g.nodes(data=True)) == sorted(kinds)
+    assert sorted(d["length_um"] for *_, d in g.edges(data=True)) == pytest.approx(lengths)
+    for u, v, d in g.edges(data=True):  # a direct step's mean is that of its two voxels
+        ends = [image[round(g.nodes[k]["y_um"] / 0.2), round(g.nodes[k]["x_um"] / 0.2)]
+                for k in (u, v)]
+        assert d["mean_intensity"] == pytest.approx(np.mean(ends))

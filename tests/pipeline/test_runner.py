@@ -79,20 +79,46 @@ def outputs(folder: Path) -> dict[str, bytes]:
 
 
 def test_resume_after_sigkill_equals_clean_run(pipeline, tmp_path):
-    clean = run_pipeline(load_pipeline(pipeline), output_dir=tmp_path / "clean", progress=False)
+    # Deterministic kill point, no timing: with PL_TEST_HOLD_FROM=2 the blur of samples
+    # 2.. blocks for good, so exactly samples 0 and 1 can finish before the kill.
+    import importlib
+
+    (pipeline.parent / "mods" / "pl_hold_steps.py").write_text(textwrap.dedent('''
+        import os
+        import threading
+
+        import numpy as np
+
+
+        def held_blur(image, *, seconds=0.0, fail_on=None, meta=None):
+            """slow_blur that, when told by the environment, never returns."""
+            from scipy import ndimage as ndi
+            hold_from = os.environ.get("PL_TEST_HOLD_FROM")
+            if hold_from is not None and meta["sample"] >= int(hold_from):
+                threading.Event().wait()  # held here until the process is killed
+            return ndi.gaussian_filter(np.asarray(image, np.float32), 1.0)
+        '''))
+    importlib.invalidate_caches()
+    held = pipeline.parent / "held.yml"
+    held.write_text(pipeline.read_text().replace("pl_test_steps:slow_blur",
+                                                 "pl_hold_steps:held_blur"))
+    clean = run_pipeline(load_pipeline(held), output_dir=tmp_path / "clean", progress=False)
     assert clean.ok
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "fijibridge.cli.main", "run", str(pipeline), "--output-dir",
-           str(out), "--set", "seconds=0.6", "--no-progress"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cmd = [sys.executable, "-m", "fijibridge.cli.main", "run", str(held), "--output-dir",
+           str(out), "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "PL_TEST_HOLD_FROM": "2"})
+    # bounded wait for the two blurs that can finish; a third can never appear
     deadline = time.monotonic() + 120
-    # wait for the run to be mid-way: some blur manifests written, not all
-    while time.monotonic() < deadline and len(list((out / "blur").glob("*.done.json"))) < 2:
+    while (time.monotonic() < deadline and proc.poll() is None
+           and len(list((out / "blur").glob("*.done.json"))) < 2):
         time.sleep(0.05)
+    assert proc.poll() is None, "the held run ended on its own"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     done_before = len(list((out / "blur").glob("*.done.json")))
-    assert 2 <= done_before < 6, "the run was not killed mid-way"
+    assert done_before == 2, "the run was not held at sample 2"
     assert not (out / "run.json").exists()
     # nothing half-written under a real name: every TIFF there reads
     from fijibridge import read_tiff

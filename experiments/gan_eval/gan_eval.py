@@ -18,21 +18,23 @@
    and instance F1 (IoU 0.5) on the held-out real frames and on the stardist DSB 2018
    image (never used for any choice).
 
-Writes ``benchmarks/results/gan_eval.json`` and ``gan_eval_*.png``.  Runs on one CPU
+Writes ``experiments/gan_eval/results/gan_eval.json`` and ``gan_eval_*.png``.  Runs on one CPU
 thread (``nice -n 10`` recommended on shared machines)::
 
-    nice -n 10 python benchmarks/gan_eval.py [--steps 1500] [--seeds 0,1]
+    nice -n 10 python experiments/gan_eval/gan_eval.py [--steps 1500] [--seeds 0,1]
                                              [--name gan_eval] [--reuse gan_eval]
                                              [--model models/pix2pix_nuclei2d]
+
+(the default model is the shipped one, found by :func:`fijibridge.shipped.shipped_dir`).
 
 Post-processing chosen on validation frames: HeLa scores are also computed for each
 smallest-object size in ``MIN_SIZE_GRID``.  A validation run trains on frames 0-11 and
 scores frames 12-15 (the held-out frames play no part)::
 
-    python benchmarks/gan_eval.py --seeds 0,1,2 --held-out 12,13,14,15 \
+    python experiments/gan_eval/gan_eval.py --seeds 0,1,2 --held-out 12,13,14,15 \
         --exclude 16,17,18,19 --conditions a_real,d_real_plus_pix2pix_new_masks \
         --name gan_eval_validation
-    python benchmarks/gan_eval.py --seeds 0,1,2 --select-post gan_eval_validation
+    python experiments/gan_eval/gan_eval.py --seeds 0,1,2 --select-post gan_eval_validation
 
 and the second run reports, beside the a-priori scores, the held-out scores with the size
 that maximises (a)'s validation F1 (``selected_post``, ``gan_eval_selected_post.png``).
@@ -48,9 +50,10 @@ from pathlib import Path
 
 import numpy as np
 
+from fijibridge.shipped import shipped_dir
+
 log = logging.getLogger("gan_eval")
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _microscope_baseline(masks, train_imgs, train_masks, rng):
@@ -702,7 +705,7 @@ SELECT_RECIPE_KEYS = ("network", "targets", "loss", "optimiser", "augment", "nor
 
 
 def _load_run(name, flag):
-    """The stored usefulness run benchmarks/results/NAME.json, or a clear exit."""
+    """The stored usefulness run experiments/gan_eval/results/NAME.json, or a clear exit."""
     path = RESULTS / f"{name}.json"
     if not path.is_file():
         raise SystemExit(f"{flag} {name}: no {path}; run gan_eval.py --name {name} first")
@@ -789,7 +792,7 @@ def selected_post(validation, result):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default=str(ROOT / "models" / "pix2pix_nuclei2d"))
+    ap.add_argument("--model", default=str(shipped_dir("models") / "pix2pix_nuclei2d"))
     ap.add_argument("--steps", type=int, default=1500, help="U-Net training steps per set")
     ap.add_argument("--seeds", default="0,1",
                     help="training seeds of the usefulness part, comma-separated (default "
@@ -801,12 +804,12 @@ def main(argv=None):
                          "held-out frames in a validation run: --held-out 12,13,14,15 "
                          "--exclude 16,17,18,19)")
     ap.add_argument("--select-post", metavar="NAME",
-                    help="benchmarks/results/NAME.json of a validation run: report the "
+                    help="experiments/gan_eval/results/NAME.json of a validation run: report the "
                          "held-out scores also with the smallest-object size it selects "
                          "('selected_post')")
     ap.add_argument("--skip-usefulness", action="store_true")
     ap.add_argument("--reuse", metavar="NAME[,NAME]",
-                    help="keep the usefulness rows already in benchmarks/results/NAME.json "
+                    help="keep the usefulness rows already in experiments/gan_eval/results/NAME.json "
                          "(same steps and recipe required; all its seeds are kept; rows "
                          "without this version's metrics are retrained) and train only the "
                          "missing seeds and conditions; several names merge runs made in "
@@ -815,7 +818,7 @@ def main(argv=None):
                     help="conditions to train (default: all); a run of a subset can be "
                          "merged with --reuse")
     ap.add_argument("--name", default="gan_eval",
-                    help="prefix of the files in benchmarks/results (default gan_eval)")
+                    help="prefix of the files in experiments/gan_eval/results (default gan_eval)")
     args = ap.parse_args(argv)
     validation = _load_run(args.select_post, "--select-post") if args.select_post else None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")

@@ -23,10 +23,10 @@ Beside Dice and F1 it reports, per variant, Dice at foreground thresholds 0.4-0.
 pixels of the Dice error split into objects the reference lacks ("extra"), objects it has
 and the network misses ("missed"), and the boundary pixels of the rest.  Each (variant,
 seed) runs in its own process (``--workers``, one thread each).  Writes
-``benchmarks/results/gan_eval_variants.json``; rows already there (same variant, seed and
+``experiments/gan_eval/results/gan_eval_variants.json``; rows already there (same variant, seed and
 steps) are kept::
 
-    nice -n 10 python benchmarks/gan_eval_variants.py --variants a,d,d_growth --seeds 0,1,2
+    nice -n 10 python experiments/gan_eval/gan_eval_variants.py --variants a,d,d_growth --seeds 0,1,2
 """
 
 from __future__ import annotations
@@ -35,16 +35,15 @@ import argparse
 import json
 import logging
 import multiprocessing as mp
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-OUT = ROOT / "benchmarks" / "results" / "gan_eval_variants.json"
+#: ``gan_eval`` (imported by the workers) sits beside this script, so Python finds it when
+#: the script is run as a file
+OUT = Path(__file__).resolve().parent / "results" / "gan_eval_variants.json"
 log = logging.getLogger("gan_eval_variants")
 
 TRAIN, VALIDATION = list(range(12)), [12, 13, 14, 15]
@@ -73,10 +72,11 @@ def make_data(path):
     import gan_eval as ge
     from fijibridge.data import load_sample
     from fijibridge.synth.gan.data import fit_growth, grow_some
+    from fijibridge.shipped import shipped_dir
     from fijibridge.synth.gan.training import load_generator
 
     imgs, masks = load_sample("hela").data, load_sample("hela_mask").data
-    net, meta = load_generator(ROOT / "models" / "pix2pix_nuclei2d")
+    net, meta = load_generator(shipped_dir("models") / "pix2pix_nuclei2d")
     tm = [np.asarray(masks[i]).astype(np.int32) for i in TRAIN]
     ti = [imgs[i] for i in TRAIN]
 

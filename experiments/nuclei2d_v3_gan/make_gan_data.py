@@ -1,5 +1,5 @@
 """Training images for nuclei2d v3: phantom nuclei masks rendered by the shipped
-mask → image pix2pix (``models/pix2pix_nuclei2d``).
+mask → image pix2pix (``models/pix2pix_nuclei2d``, found with the installed package).
 
 The phantoms (``fijibridge.synth.nuclei``) place many touching and some overlapping
 nuclei of 14–28 px.  The generator sees only a binary mask: with ``--seams`` (the
@@ -10,7 +10,7 @@ labels of the phantom are the training target.  Writes (atomically)
 ``gan_data/images.tif`` (float32, N×256×256) and ``gan_data/labels.tif`` (uint16)
 next to this file; ``train.yml`` reads them.  ~1 min on one CPU core::
 
-    python models/nuclei2d/make_gan_data.py [--count 300] [--seed 3]
+    python experiments/nuclei2d_v3_gan/make_gan_data.py [--count 300] [--seed 3]
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fijibridge.shipped import shipped_dir
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -29,7 +31,7 @@ def main(argv=None):
     ap.add_argument("--count", type=int, default=300)
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--shape", type=int, default=256)
-    ap.add_argument("--model", default=str(HERE.parent / "pix2pix_nuclei2d"))
+    ap.add_argument("--model", default=str(shipped_dir("models") / "pix2pix_nuclei2d"))
     ap.add_argument("--out", default=str(HERE / "gan_data"))
     ap.add_argument("--seams", action=argparse.BooleanOptionalAction, default=True,
                     help="cut a 1-px seam between touching nuclei in the generator input")
