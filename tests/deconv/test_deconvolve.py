@@ -10,6 +10,7 @@ import pytest
 
 from fijibridge import DivergenceError, PluginMissingError
 from fijibridge.cli.main import main
+from fijibridge._core.execution import Execution
 from fijibridge.deconv import Monitor, deconvolve, deconvolve_tiled, run_dl2
 
 
@@ -88,7 +89,8 @@ def test_tiling_is_seamless(case_a):
     inner = tuple(slice(m, n - m) for m, n in zip(psf.shape, img.shape))
     assert _rel(tiled[inner], whole[inner]) <= 1e-3
     # automatic switch over the memory budget gives the same blocks' result
-    auto = deconvolve(blurred, psf, algorithm="RL", num_iter=20, max_memory=3_000_000)
+    auto = deconvolve(blurred, psf, algorithm="RL", num_iter=20,
+                      execution=Execution(memory=3_000_000))
     assert _rel(auto[inner], whole[inner]) <= 1e-3
 
 
