@@ -82,6 +82,19 @@ def _volume(ndim):
     return img, psf
 
 
+#: parameters under which each algorithm is stable on ``_volume`` (DL2's defaults make TM,
+#: ICTM and RLTV diverge there); a float32-rounding perturbation of the input (2e-7 relative)
+#: moves each result by ≤ 3.2e-6 relative on the CPU (NIF; the others ≤ 1.1e-6), so 1e-4
+#: between devices has a 30x margin
+_STABLE = {"NIF": {}, "RIF": {"reg": 0.01}, "TRIF": {"reg": 0.01}, "CONV": {},
+           "TM": {"num_iter": 10, "step": 1, "reg": 0.001},
+           "ICTM": {"num_iter": 10, "step": 1, "reg": 0.001},
+           "RLTV": {"num_iter": 10, "reg": 1e-4},
+           # DL2's Haar is unstable on these sizes (see fijibridge.deconv._haar)
+           "ISTA": {"num_iter": 10, "haar": "orthonormal"},
+           "FISTA": {"num_iter": 10, "haar": "orthonormal"}}
+
+
 @pytest.mark.parametrize("ndim", [2, 3])
 @pytest.mark.parametrize("algorithm", ["NIF", "RIF", "TRIF", "RL", "RLTV", "LW", "NNLS", "BVLS",
                                        "VC", "TM", "ICTM", "ISTA", "FISTA", "CONV"])
@@ -89,11 +102,10 @@ def test_deconvolution_cuda_equals_cpu(algorithm, ndim):
     from fijibridge.deconv import deconvolve
 
     img, psf = _volume(ndim)
-    kw = {} if algorithm in ("NIF", "RIF", "TRIF", "CONV") else {"num_iter": 10}
-    if algorithm in ("ISTA", "FISTA"):
-        kw["haar"] = "orthonormal"  # DL2's Haar is unstable on these sizes (see its docs)
-    cpu = deconvolve(img, psf, algorithm=algorithm, device="cpu", max_growth=None, **kw)
-    gpu = deconvolve(img, psf, algorithm=algorithm, device=CUDA, max_growth=None, **kw)
+    kw = _STABLE.get(algorithm, {"num_iter": 10})
+    # the divergence guard stays on: a diverging run would compare noise, not the engine
+    cpu = deconvolve(img, psf, algorithm=algorithm, device="cpu", **kw)
+    gpu = deconvolve(img, psf, algorithm=algorithm, device=CUDA, **kw)
     assert gpu.dtype == np.float32 and gpu.shape == img.shape
     assert _rel(gpu, cpu) <= 1e-4
 
@@ -132,13 +144,13 @@ def test_blockwise_deconvolution_cuda_equals_cpu():
 
     img, psf = _volume(3)
     cpu = deconvolve(img, psf, algorithm="RL", num_iter=10,
-                     execution=Execution(device="cpu", memory=2_000_000))
+                     execution=Execution(device="cpu", memory=600_000))
     gpu = deconvolve(img, psf, algorithm="RL", num_iter=10,
-                     execution=Execution(device=CUDA, memory=2_000_000))
+                     execution=Execution(device=CUDA, memory=600_000))
     assert _rel(gpu, cpu) <= 1e-4
 
 
-def test_deconvolution_on_cuda_restores_threads_and_uses_no_numpy_backend():
+def test_cuda_runs_on_the_torch_backend():
     from fijibridge.deconv._engine import choose_backend
 
     assert choose_backend("RL", CUDA) == "torch"
@@ -234,7 +246,8 @@ def test_unet_train_function_on_cuda(tmp_path):
     cpu = train(cfg(tmp_path / "cpu"), device="cpu")
     gpu = train(cfg(tmp_path / "gpu"), device=CUDA)
     assert torch.get_num_threads() == threads
-    assert gpu.history["train_loss"] == pytest.approx(cpu.history["train_loss"], rel=1e-2)
+    # 6 Adam steps at lr 0.01: ±lr first updates of ~0-gradient weights (see top), so 5e-2
+    assert gpu.history["train_loss"] == pytest.approx(cpu.history["train_loss"], rel=5e-2)
     net, _ = load_model(gpu.best_checkpoint, device="cpu")
     assert next(net.parameters()).device.type == "cpu"
 
@@ -262,6 +275,12 @@ def _gan(kind):
     return CycleGAN(spatial_dims=2, features=8, n_blocks=2, disc_layers=2, pool_size=0, rng=0)
 
 
+_PRE_UPDATE = {"pix2pix": ("generator_l1", "discriminator"),
+               "vox2vox": ("generator_l1", "discriminator", "generator_dice"),
+               "cyclegan": ("generator_adv", "cycle", "identity", "discriminator_a",
+                            "discriminator_b")}
+
+
 @pytest.mark.parametrize("kind", ["pix2pix", "vox2vox", "cyclegan"])
 def test_gan_training_steps_cuda_equal_cpu(kind):
     a, b = _batch(3 if kind == "vox2vox" else 2)
@@ -270,7 +289,9 @@ def test_gan_training_steps_cuda_equal_cpu(kind):
         model = _gan(kind).to(dev)
         runs[dev] = [model.train_step(a.to(dev), b.to(dev)).as_dict() for _ in range(3)]
     first_cpu, first_gpu = runs["cpu"][0], runs[CUDA][0]
-    for key in first_cpu:
+    # losses of the first step computed before any weight moved: equal to float32 rounding
+    # (pix2pix's generator_adv comes after the discriminator's first update)
+    for key in _PRE_UPDATE[kind]:
         assert first_gpu[key] == pytest.approx(first_cpu[key], rel=1e-4, abs=1e-6), key
     for step_cpu, step_gpu in zip(runs["cpu"], runs[CUDA]):
         for key in step_cpu:
