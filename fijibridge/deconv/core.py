@@ -189,11 +189,10 @@ def _make_monitor(options, ex, monitor, callback, reference):
 
     progress = ex.progress
     if callable(progress):
-        total = options.resolved.get("num_iter", 0)
-        user = callback
+        report, total, user = progress, options.resolved.get("num_iter", 0), callback
 
         def callback(stats, estimate):  # noqa: F811 - wraps the user's callback
-            progress(stats.iteration, total)
+            report(stats.iteration, total)
             return None if user is None else user(stats, estimate)
         progress = False
     if monitor is None and (callback is not None or reference is not None or progress):

@@ -96,3 +96,27 @@ def test_rl_command_does_not_import_torch(tmp_path, case_a):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["0", "False", "False"]
     assert (tmp_path / "out.tif").is_file()
+
+
+def test_execution_progress_callable_and_rng(case_a):
+    calls = []
+    deconvolve(case_a["image"], case_a["psf"], algorithm="RL", num_iter=3,
+               execution=Execution(progress=lambda done, total: calls.append((done, total))))
+    assert [t for _, t in calls] == [3] * len(calls) and calls[-1][0] == 3
+    a = deconvolve(case_a["image"], case_a["psf"], algorithm="SIM", execution=Execution(rng=4))
+    b = deconvolve(case_a["image"], case_a["psf"], algorithm="SIM", execution=Execution(rng=4))
+    c = deconvolve(case_a["image"], case_a["psf"], algorithm="SIM", execution=Execution(rng=5))
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_device_auto_is_the_default_and_absent_cuda_is_refused(case_a):
+    import torch
+
+    from fijibridge._core.execution import resolve_device
+
+    out = deconvolve(case_a["image"], case_a["psf"], algorithm="RL", num_iter=1)
+    assert out.shape == case_a["image"].shape
+    assert Execution().device == "auto"
+    if resolve_device("auto") == "cpu" and not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            deconvolve(case_a["image"], case_a["psf"], algorithm="RL", num_iter=1, device="cuda")
