@@ -48,7 +48,7 @@ def _psnr(x, gt):
     return float("inf") if rmse == 0 else 20 * math.log10(float(gt.max()) / rmse)
 
 
-def parameter_study(image, psf, ground_truth, *, grid=None, device="cpu", haar="orthonormal"):
+def parameter_study(image, psf, ground_truth, *, grid=None, device="auto", haar="orthonormal"):
     """Run every combination of ``grid`` and score it against ``ground_truth``.
 
     Returns a list of rows ``{algorithm, num_iter, reg, psnr, ssim, seconds, status}``;

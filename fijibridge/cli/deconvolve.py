@@ -4,7 +4,7 @@ Two forms::
 
     fijibridge deconvolve IMAGE --psf PSF --algorithm "RL 50" [--pad "E2 E2"] [--apo "HANN HANN"]
         [--norm 1|no] [--constraint nonnegativity] [--engine native|imagej|fiji]
-        [--device cpu|cuda] -o OUT.tif
+        [--device auto|cpu|cuda|cuda:N|mps] -o OUT.tif
     fijibridge deconvolve --dl2 "-image file a.tif -psf file p.tif -algorithm RL 50" -o OUT.tif
 
 File paths are relative to the working directory. The output is an ImageJ TIFF (float32)
@@ -41,7 +41,9 @@ def add_parser(subparsers):
     p.add_argument("--reference", help="ground truth (TIFF) for PSNR/SNR statistics")
     p.add_argument("--engine", default="native", choices=("native", "imagej", "fiji"),
                    help="native (default) or the real DeconvolutionLab2 plugin in ImageJ/Fiji")
-    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    p.add_argument("--device", default="auto",
+                   help="auto (default: CUDA if available, then MPS, else CPU), cpu, cuda, "
+                   "cuda:N or mps; a device that is absent is an error")
     p.add_argument("--haar", default="dl2", choices=("dl2", "orthonormal"),
                    help="ISTA/FISTA wavelet shrinkage: DL2's (identical results) or corrected")
     p.add_argument("--max-growth", type=float, default=None,
@@ -120,32 +122,6 @@ def _calibration(img, path, ndim):
     return spacing
 
 
-def _reuse_freed_memory():
-    """Let glibc keep freed memory for reuse in this (short-lived, single-purpose) process.
-
-    Each RL iteration allocates and frees ~16 MB FFT outputs and temporaries; by default glibc
-    hands such blocks back to the kernel and the next allocation page-faults them in again
-    (~1.1e5 faults per 20 iterations of a 64×256×256 grid, ~15% of the CPU time). With a
-    32 MB mmap threshold (glibc's maximum) and a high trim threshold the blocks are reused
-    from the heap instead (peak RSS +~10 MB). Process-wide, so only the command does it; the
-    library leaves malloc alone. A no-op where glibc's ``mallopt`` is not available.
-    """
-    import ctypes
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        log.debug("mallopt not available: glibc's default memory release kept")
-        return
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    ok = mallopt(m_mmap_threshold, 32 << 20) and mallopt(m_trim_threshold, 1 << 30)
-    log.debug("glibc mallopt (mmap 32 MB, trim 1 GB): %s", "set" if ok else "refused")
-
-
 def run(args) -> int:
     from pathlib import Path
 
@@ -170,23 +146,23 @@ def run(args) -> int:
     reference = (core._squeeze_stack(read_tiff(Path(opts.reference)).data, "reference")
                  if opts.reference else None)
     if args.engine == "native":
-        import os
+        from .._core.execution import Execution
 
-        threads = args.threads if args.threads is not None else len(os.sched_getaffinity(0))
-        if threads < 1:
-            raise ValueError(f"--threads must be >= 1; got {threads}")
         # torch is imported (by the engine) only where the algorithm runs on it: RL on the CPU
         # runs on numpy/scipy.fft, which saves ~1.2 s and ~160 MB per command
-        _reuse_freed_memory()
+        execution = Execution(device=args.device, threads=args.threads,
+                              memory=(core.DEFAULT_MAX_MEMORY if args.max_memory is None
+                                      else int(args.max_memory * 2**20))).resolve()
         want_stats = bool(args.stats or args.plot or reference is not None)
         monitor = Monitor(reference=reference, progress=args.progress, stats=want_stats) \
             if (want_stats or args.progress) else None
-        max_growth = args.max_growth if args.max_growth is not None else core._engine.MAX_GROWTH
-        max_memory = (core.DEFAULT_MAX_MEMORY if args.max_memory is None
-                      else int(args.max_memory * 2**20))
-        result = core.deconvolve_options(opts, image, psf, device=args.device, monitor=monitor,
-                                         max_growth=max_growth or None, haar=args.haar,
-                                         max_memory=max_memory, threads=threads)
+        if args.max_growth is not None or args.haar != "dl2":
+            from dataclasses import replace
+
+            opts = replace(opts, haar=args.haar,
+                           max_growth=opts.max_growth if args.max_growth is None
+                           else (args.max_growth or None))
+        result = core.deconvolve_options(opts, image, psf, monitor=monitor, execution=execution)
         if monitor is not None and monitor.history:
             if args.stats:
                 monitor.save_csv(args.stats)
@@ -209,5 +185,6 @@ def run(args) -> int:
     spacing = _calibration(image_tiff, image_path, image.ndim)
     write_tiff(out, np.asarray(result, dtype=np.float32), spacing=spacing,
                axes="ZYX" if result.ndim == 3 else "YX")
-    log.info("wrote %s (%s, %s)", out, opts.algorithm_text(), args.engine)
+    log.info("wrote %s (%s, %s%s)", out, opts.algorithm_text(), args.engine,
+             f", device {execution.device}" if args.engine == "native" else "")
     return 0

@@ -33,7 +33,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--tile", type=int, default=256, help="tile size in pixels (default 256)")
     p.add_argument("--overlap", type=float, default=0.25,
                    help="fraction of a tile shared with its neighbour (default 0.25)")
-    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--device", default="auto",
+                   help="auto (default: CUDA if available, then MPS, else CPU), cpu, cuda, "
+                   "cuda:N or mps; a device that is absent is an error")
     p.add_argument("--allow-empty", action="store_true",
                    help="accept all-background masks (they give background-only images)")
     p.set_defaults(func=run)
@@ -48,7 +50,10 @@ def run(args) -> int:
     from ..synth.gan.inference import generate_from_mask
     from ..synth.gan.training import load_generator
 
-    net, meta = load_generator(args.model, device=args.device)
+    from .._core.execution import resolve_device
+
+    device = resolve_device(args.device)
+    net, meta = load_generator(args.model, device=device)
     if meta.get("direction") != "mask_to_image":
         raise ValueError(f"{meta['path']} generates masks from images "
                          f"(direction {meta.get('direction')!r}); generate needs a mask -> "
@@ -83,7 +88,7 @@ def run(args) -> int:
     for f, t, m in jobs:
         planes = [m] if m.ndim == sd else list(m)
         imgs = [generate_from_mask(p, net, meta, tile=args.tile, overlap=args.overlap,
-                                   device=args.device, check=False) for p in planes]
+                                   device=device, check=False) for p in planes]
         img = imgs[0] if m.ndim == sd else np.stack(imgs)
         if img.dtype not in (np.uint8, np.uint16, np.float32):
             img = img.astype(np.float32)
@@ -92,5 +97,6 @@ def run(args) -> int:
                    else None)
         written.append(str(dest))
         log.info("wrote %s", dest)
-    print(json.dumps({"model": meta["path"], "kind": meta["kind"], "written": written}, indent=1))
+    print(json.dumps({"model": meta["path"], "kind": meta["kind"], "device": device,
+                      "written": written}, indent=1))
     return 0

@@ -34,7 +34,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                      help="folder for NAME_labels.tif and NAME_overlay.png (default: .)")
     out.add_argument("-o", "--output", metavar="LABELS.tif", default=None,
                      help="label file for a single input image")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--device", default="auto",
+                   help="auto (default: CUDA if available, then MPS, else CPU), cpu, cuda, "
+                   "cuda:N or mps; a device that is absent is an error")
     p.add_argument("--tile", type=int, default=256, help="sliding-window size in pixels")
     p.add_argument("--overlap", type=float, default=0.25, help="window overlap fraction")
     p.add_argument("--tta", action="store_true",
@@ -126,7 +128,10 @@ def run(args) -> int:
     out_dir = Path(args.output_dir) if args.output_dir else Path(".")
     planned = plan_outputs(files, out_dir=out_dir, output=args.output,
                            overlay=not args.no_overlay)
-    model = load_model(args.model, device=args.device)
+    from .._core.execution import resolve_device
+
+    device = resolve_device(args.device)  # "auto" decided once, logged, reported
+    model = load_model(args.model, device=device)
     net = model[0]
     post = {} if args.min_size is None else {"min_size": args.min_size}
     summary = []
@@ -146,11 +151,11 @@ def run(args) -> int:
             raise ValueError(f"{f}: the model takes 1 channel; the image has "
                              f"{data.shape[channel_axis]} (axes {tif.axes!r}); split the channels first")
         if planes is None:
-            labels = segment(data, model=model, device=args.device, roi_size=args.tile,
+            labels = segment(data, model=model, device=device, roi_size=args.tile,
                              overlap=args.overlap, tta=args.tta, **post)
             shown = data
         else:
-            labels = np.stack([segment(p, model=model, device=args.device, roi_size=args.tile,
+            labels = np.stack([segment(p, model=model, device=device, roi_size=args.tile,
                                        overlap=args.overlap, tta=args.tta, **post)
                                for p in data])
             shown = data[0]
@@ -162,7 +167,7 @@ def run(args) -> int:
                    axes=None if planes is None else tif.axes)
         if overlay is not None:
             write_overlay(shown, labels if planes is None else labels[0], overlay)
-        summary.append({"image": str(f), "objects": n, "labels": str(label_path),
+        summary.append({"image": str(f), "objects": n, "labels": str(label_path), "device": device,
                         "overlay": None if overlay is None else str(overlay)})
         if not args.json:
             print(f"{f}: {n} objects -> {label_path}")

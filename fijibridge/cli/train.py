@@ -23,9 +23,7 @@ def _train_unet(args) -> int:
     from ..segment.training import load_config, train
 
     cfg = load_config(args.config)
-    if args.device:
-        cfg.training.device = args.device
-    result = train(cfg, resume=args.resume, max_steps=args.max_steps)
+    result = train(cfg, resume=args.resume, max_steps=args.max_steps, device=args.device)
     summary = {"best_checkpoint": str(result.best_checkpoint), "best_metric": result.best_metric,
                "steps": result.steps, "minutes": round(result.minutes, 2),
                "stopped": result.stopped}
@@ -54,8 +52,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="continue from last.pt in the config's output folder")
     p.add_argument("--max-steps", type=int, default=None,
                    help="override training.max_steps (e.g. to extend a run with --resume)")
-    p.add_argument("--device", choices=["cpu", "cuda"], default=None,
-                   help="override training.device")
+    p.add_argument("--device", default=None,
+                   help="override training.device (auto | cpu | cuda | cuda:N | mps; the "
+                   "configs' default is auto)")
     p.set_defaults(func=run)
     return p
 

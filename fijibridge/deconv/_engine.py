@@ -19,15 +19,12 @@ import math
 import numpy as np
 
 from .._core.errors import DivergenceError
+from .._core.execution import device_name, limit_torch_threads, resolve_device
 from . import _haar
 from ._prepare import crop_image, is_hermitian_real, laplacian_grid
+from .options import MAX_GROWTH  # noqa: F401  (re-exported: the engine's default guard)
 
 log = logging.getLogger(__name__)
-
-#: default divergence guard of iterative algorithms: stop when ||x_k|| exceeds this many times
-#: ||y||. Sane runs stay within ~10x (VC 20: 9.4x); DL2's FISTA on a 27-slice stack reaches 615x.
-MAX_GROWTH = 100.0
-
 
 def import_torch():
     try:
@@ -35,25 +32,6 @@ def import_torch():
     except ImportError as e:  # pragma: no cover - torch is a dependency
         raise ImportError("native deconvolution needs torch (pip install torch)") from e
     return torch
-
-
-def check_device(device) -> str:
-    """``"cpu"``, ``"cuda"`` or ``"cuda:N"``; raise ValueError otherwise (no torch needed)."""
-    if device is None:
-        return "cpu"
-    if not isinstance(device, str) or not (device == "cpu" or device == "cuda"
-                                           or (device.startswith("cuda:") and device[5:].isdigit())):
-        raise ValueError(f"device must be 'cpu' or 'cuda' (or 'cuda:N'); got {device!r}")
-    return device
-
-
-def resolve_device(torch, device):
-    dev = torch.device(check_device(device))
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} but no CUDA device is available; use device='cpu'")
-    if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"device must be 'cpu' or 'cuda'; got {device!r}")
-    return dev
 
 
 class _FFT:
@@ -441,7 +419,9 @@ def choose_backend(name: str, device: str, backend: str = "auto") -> str:
 
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
-    cpu = check_device(device) == "cpu"
+    # a concrete name is only parsed here (the caller resolved it); "auto" is resolved
+    dev = device_name(device)
+    cpu = (resolve_device(dev) if dev == "auto" else dev) == "cpu"
     if backend == "numpy":
         if not cpu or name not in NUMPY_RUNNERS:
             raise ValueError(f"backend='numpy' runs {', '.join(NUMPY_RUNNERS)} on the CPU only; got "
@@ -495,25 +475,17 @@ def run(spec, params, y_np, h_np, *, image_shape, constraint, residu, epsilon, m
                                   constraint=constraint, residu=residu, epsilon=epsilon,
                                   monitor=monitor, max_growth=max_growth, threads=threads)
     torch = import_torch()
-    if threads is None:
-        return _run_torch(torch, spec, params, y_np, h_np, image_shape=image_shape,
-                          constraint=constraint, residu=residu, epsilon=epsilon, monitor=monitor,
-                          device=device, max_growth=max_growth, haar=haar, rng=rng)
-    if int(threads) < 1:
+    if threads is not None and int(threads) < 1:
         raise ValueError(f"threads must be >= 1; got {threads}")
-    before = torch.get_num_threads()
-    torch.set_num_threads(int(threads))
-    try:
+    with limit_torch_threads(threads):
         return _run_torch(torch, spec, params, y_np, h_np, image_shape=image_shape,
                           constraint=constraint, residu=residu, epsilon=epsilon, monitor=monitor,
                           device=device, max_growth=max_growth, haar=haar, rng=rng)
-    finally:
-        torch.set_num_threads(before)
 
 
 def _run_torch(torch, spec, params, y_np, h_np, *, image_shape, constraint, residu, epsilon,
                monitor, device, max_growth, haar, rng):
-    dev = resolve_device(torch, device)
+    dev = torch.device(resolve_device(device))
     full = spec.name in USES_LAPLACIAN and not is_hermitian_real(laplacian_grid(y_np.shape))
     fft = _FFT(torch, y_np.shape, full, precise=spec.wavelets)
     y = torch.as_tensor(y_np, device=dev)

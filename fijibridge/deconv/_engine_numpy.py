@@ -5,7 +5,7 @@ Why a second backend: on the CPU, scipy's pocketfft computes the float32 real tr
 importing torch saves ~1.2 s of start-up and ~160 MB of resident memory per process (a
 process that imports torch holds ~220 MB; one that imports what this backend needs ~60 MB). :func:`fijibridge.deconv._engine.run`
 chooses this backend for the algorithms in :data:`RUNNERS` when ``device="cpu"`` (unless
-``backend="torch"`` is asked for); CUDA and the other algorithms use torch.
+``Execution(backend="torch")`` is asked for); CUDA and the other algorithms use torch.
 
 The arithmetic is DL2's, operation for operation in float32, as in the torch runner
 (:func:`fijibridge.deconv._engine._run_rl`): the two back-ends differ by FFT rounding only

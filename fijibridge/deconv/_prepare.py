@@ -137,7 +137,7 @@ def dl2_hermitian(first: np.ndarray, shape) -> np.ndarray:
             return out
         if zs != 0:
             return out
-        out2 = out[0]
+        out2, F = out[0], F[0]  # a single plane: the 2D rule on it
     else:
         ny, nx = shape
         ys, xs = ny // 2, nx // 2
@@ -156,8 +156,7 @@ def laplacian_grid(shape) -> np.ndarray:
     """DL2's ``ComplexSignalFactory.laplacian``: ``wx² + wy² + wz²`` with ``w = π k / (n // 2)``,
     as float32 values on the full FFT grid (z, y, x)."""
     sizes = [s // 2 for s in shape]
-    if len(shape) == 2:
-        sizes = sizes + [0]
+    # a 2D (y, x) grid is DL2's single-plane stack (1, y, x): no axial frequency
     xs, ys, zs = sizes[-1], sizes[-2], sizes[0] if len(shape) == 3 else 0
     wx = np.pi * np.arange(xs + 1) / xs if xs > 0 else np.zeros(1)
     wy = np.pi * np.arange(ys + 1) / ys if ys > 0 else np.zeros(1)

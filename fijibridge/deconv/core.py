@@ -1,37 +1,33 @@
-"""``deconvolve``: DeconvolutionLab2's algorithms, natively, with DL2's exact conventions."""
+"""``deconvolve``: DeconvolutionLab2's algorithms, natively, with DL2's exact conventions.
+
+What is computed is a :class:`~fijibridge.deconv.options.DeconvOptions`; where and with what
+resources it runs is an :class:`~fijibridge._core.execution.Execution` (device, threads,
+memory budget, progress, rng, back-end). A volume over the memory budget is handed to the
+block-wise strategy of :mod:`fijibridge.deconv.tiling` together with the per-block solver.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from pathlib import Path
 
 import numpy as np
 
+from .._core.execution import DEFAULT_MEMORY, Execution, as_execution
 from . import _engine
-from ._haar import HAAR_MODES
 from ._prepare import apodize, crop_image, pad_image, prepare_psf
-from ._registry import lookup_algorithm
-from .options import DeconvOptions, parse_dl2
+from .options import MAX_GROWTH, DeconvOptions, make_options, parse_dl2
+from .tiling import memory_estimate, run_blockwise, whole_volume_bytes
 
-__all__ = ["deconvolve", "deconvolve_options", "run_dl2_text", "check_inputs",
-           "memory_estimate", "DEFAULT_MAX_MEMORY"]
+__all__ = ["deconvolve", "deconvolve_options", "deconvolve_tiled", "run_dl2_text",
+           "check_inputs", "memory_estimate", "DEFAULT_MAX_MEMORY"]
 
 log = logging.getLogger(__name__)
 
 #: default working-memory budget (bytes) above which :func:`deconvolve` works block-wise
-DEFAULT_MAX_MEMORY = 1 << 30
-#: float32-sized working arrays per voxel (complex half-spectra count as one), per algorithm
-_ARRAYS_PER_VOXEL = {"NIF": 6, "RIF": 8, "TRIF": 6, "CONV": 5, "SIM": 6, "RL": 6.5, "RLTV": 13,
-                     "LW": 7, "NNLS": 7, "BVLS": 7, "VC": 7, "TM": 8, "ICTM": 8, "ISTA": 11,
-                     "FISTA": 13}
-
-
-def memory_estimate(shape, algorithm: str = "RL") -> int:
-    """Bytes of working arrays :func:`deconvolve` needs for a working grid of ``shape``
-    (float32; torch's own runtime, ~100 MB, not included)."""
-    spec = lookup_algorithm(algorithm)
-    return int(4 * _ARRAYS_PER_VOXEL[spec.name] * float(np.prod(shape)))
+DEFAULT_MAX_MEMORY = DEFAULT_MEMORY
 
 
 def check_inputs(image, psf, *, working_shape=None):
@@ -82,10 +78,9 @@ def deconvolve(image, psf, *, algorithm: str = "RL", num_iter: int | None = None
                reg: float | None = None, step: float | None = None, scales: int | None = None,
                params=None, pad=None, apo=None, norm: float | None = 1.0,
                constraint: str | None = None, residu: float | None = None,
-               epsilon: float = 1e-6, device: str = "cpu", callback=None, reference=None,
-               monitor=None, progress: bool = False, max_growth: float | None = _engine.MAX_GROWTH,
-               haar: str = "dl2", max_memory: int | None = DEFAULT_MAX_MEMORY, rng=None,
-               backend: str = "auto", threads: int | None = None):
+               epsilon: float = 1e-6, haar: str = "dl2", max_growth: float | None = MAX_GROWTH,
+               device: str | None = None, callback=None, reference=None, monitor=None,
+               execution: Execution | None = None):
     """Deconvolve ``image`` by ``psf`` with one of DeconvolutionLab2's algorithms.
 
     Results equal DeconvolutionLab2 2.1.2's to a relative L2 error below 1e-4 (measured on
@@ -122,7 +117,15 @@ def deconvolve(image, psf, *, algorithm: str = "RL", num_iter: int | None = None
         Stop once the relative change between iterations is ≤ ``residu``.
     epsilon : float
         DL2's division guard.
-    device : {"cpu", "cuda"}
+    haar : {"dl2", "orthonormal"}
+        ISTA/FISTA wavelet shrinkage: DL2's (default, identical results) or the corrected
+        orthonormal one (see :mod:`fijibridge.deconv._haar`).
+    max_growth : float or None
+        Divergence guard: raise :class:`~fijibridge.DivergenceError` when the estimate turns
+        NaN/inf or its L2 norm exceeds ``max_growth`` × that of the image.
+    device : {"auto", "cpu", "cuda", "cuda:N", "mps"}, optional
+        Shortcut for ``execution.device`` (default ``"auto"``: CUDA if available, then MPS,
+        else the CPU; see :func:`~fijibridge._core.execution.resolve_device`).
     callback : callable, optional
         ``callback(stats, estimate)`` after each iteration; return ``False`` to stop.
     reference : array, optional
@@ -130,28 +133,21 @@ def deconvolve(image, psf, *, algorithm: str = "RL", num_iter: int | None = None
     monitor : Monitor, optional
         Receives the per-iteration statistics (created automatically for ``callback`` /
         ``reference`` / ``progress``).
-    max_growth : float or None
-        Divergence guard: raise :class:`~fijibridge.DivergenceError` when the estimate turns
-        NaN/inf or its L2 norm exceeds ``max_growth`` × that of the image.
-    haar : {"dl2", "orthonormal"}
-        ISTA/FISTA wavelet shrinkage: DL2's (default, identical results) or the corrected
-        orthonormal one (see :mod:`fijibridge.deconv._haar`).
-    max_memory : int or None
-        Working-memory budget in bytes; a larger volume is deconvolved block-wise
-        (:func:`fijibridge.deconv.tiling.deconvolve_tiled`), with the whole-volume copies
-        that block-wise run keeps (:func:`~fijibridge.deconv.tiling.whole_volume_bytes`)
-        counted in the budget; a budget below those copies raises ``ValueError``.
-        ``None``: never tile.
-    rng : int or numpy Generator, optional
-        Noise of ``SIM``.
-    backend : {"auto", "numpy", "torch"}
-        ``"auto"``: RL on the CPU runs on numpy + ``scipy.fft`` (faster than torch there, and
-        torch is not imported), everything else on torch. ``"torch"`` forces torch;
-        ``"numpy"`` is an error where numpy has no runner. The back-ends differ by FFT
-        rounding only.
-    threads : int, optional
-        CPU threads for this call (``None``: the numpy backend uses the cores available to the
-        process; torch keeps its setting, ``torch.set_num_threads``).
+    execution : Execution, optional
+        Run-time resources (:class:`~fijibridge._core.execution.Execution`):
+
+        - ``memory`` (bytes, default 1 GiB): a larger volume is deconvolved block-wise
+          (:mod:`fijibridge.deconv.tiling`), with the whole-volume copies that block-wise run
+          keeps (:func:`~fijibridge.deconv.tiling.whole_volume_bytes`) counted in the budget;
+          a budget below those copies raises ``ValueError``; ``None``: never tile.
+        - ``threads``: CPU threads for this call (``None``: the numpy back-end uses the cores
+          available to the process; torch keeps its setting); torch's setting is restored.
+        - ``backend`` ``{"auto", "numpy", "torch"}``: ``"auto"``: RL on the CPU runs on numpy
+          + ``scipy.fft`` (faster there, torch not imported), everything else on torch;
+          ``"numpy"`` is an error where numpy has no runner. The back-ends differ by FFT
+          rounding only.
+        - ``progress``: a progress bar (``True``) or ``progress(iteration, num_iter)``.
+        - ``rng``: seed or Generator for the noise of ``SIM``.
 
     Returns
     -------
@@ -160,7 +156,7 @@ def deconvolve(image, psf, *, algorithm: str = "RL", num_iter: int | None = None
     Raises
     ------
     ValueError, TypeError
-        Bad arguments (the message names the parameter and the allowed values).
+        Bad arguments, or a requested device that is absent (the message names the parameter and the allowed values).
     DivergenceError
         The iteration diverged.
 
@@ -180,49 +176,48 @@ def deconvolve(image, psf, *, algorithm: str = "RL", num_iter: int | None = None
     >>> out.shape, bool(out[8, 16, 16] > blurred[8, 16, 16])
     ((16, 32, 32), True)
     """
-    spec = lookup_algorithm(algorithm)
-    keywords = {"num_iter": num_iter, "step": step, "reg": reg, "scales": scales}
-    given = {k: v for k, v in keywords.items() if v is not None}
-    if params is not None and given:
-        raise ValueError("give the algorithm parameters either as params=[...] or as keywords "
-                         f"({', '.join(given)}), not both")
-    if params is None:
-        unknown = [k for k in given if k not in spec.params]
-        if unknown:
-            raise ValueError(f"algorithm {spec.name} has no parameter {unknown[0]!r}; its "
-                             f"parameters: {', '.join(spec.params) or 'none'}")
-        params = []
-        for name, default in zip(spec.params, spec.defaults):
-            params.append(given.get(name, default))
-        # drop trailing defaults so that to_dl2() writes what the user gave
-        while params and len(params) > 0 and spec.params[len(params) - 1] not in given:
-            params.pop()
-    norm_opt = 0.0 if norm is None else norm
-    options = DeconvOptions(spec.name, tuple(params), pad=pad, apo=apo, norm=norm_opt,
-                            constraint=constraint, residu=residu, epsilon=epsilon)
+    options = make_options(algorithm=algorithm, num_iter=num_iter, reg=reg, step=step,
+                           scales=scales, params=params, pad=pad, apo=apo, norm=norm,
+                           constraint=constraint, residu=residu, epsilon=epsilon, haar=haar,
+                           max_growth=max_growth)
     return deconvolve_options(options, image, psf, device=device, callback=callback,
-                              reference=reference, monitor=monitor, progress=progress,
-                              max_growth=max_growth, haar=haar, max_memory=max_memory, rng=rng,
-                              backend=backend, threads=threads)
+                              reference=reference, monitor=monitor, execution=execution)
 
 
-def deconvolve_options(options: DeconvOptions, image, psf, *, device="cpu", callback=None,
-                       reference=None, monitor=None, progress=False,
-                       max_growth=_engine.MAX_GROWTH, haar="dl2",
-                       max_memory=DEFAULT_MAX_MEMORY, rng=None, backend="auto", threads=None):
-    """:func:`deconvolve` driven by a :class:`DeconvOptions` (e.g. from :func:`parse_dl2`)."""
+def _make_monitor(options, ex, monitor, callback, reference):
     from .monitor import Monitor
 
-    device = _engine.check_device(device)
-    if haar not in HAAR_MODES:
-        raise ValueError(f"haar must be one of {', '.join(HAAR_MODES)}; got {haar!r}")
-    if max_growth is not None and not (isinstance(max_growth, (int, float)) and max_growth > 0):
-        raise ValueError(f"max_growth must be a number > 0 or None; got {max_growth!r}")
+    progress = ex.progress
+    if callable(progress):
+        report, total, user = progress, options.resolved.get("num_iter", 0), callback
+
+        def callback(stats, estimate):  # noqa: F811 - wraps the user's callback
+            report(stats.iteration, total)
+            return None if user is None else user(stats, estimate)
+        progress = False
+    if monitor is None and (callback is not None or reference is not None or progress):
+        return Monitor(reference=reference, callback=callback, progress=bool(progress))
+    if monitor is not None:
+        if reference is not None and monitor.reference is None:
+            monitor.reference = reference.astype(np.float64)
+            monitor.stats = True
+        if callback is not None and monitor.callback is None:
+            monitor.callback = callback
+            monitor.stats = True
+    return monitor
+
+
+def deconvolve_options(options: DeconvOptions, image, psf, *, device=None, callback=None,
+                       reference=None, monitor=None, execution: Execution | None = None):
+    """:func:`deconvolve` driven by a :class:`DeconvOptions` (e.g. from :func:`parse_dl2`).
+
+    The device is resolved once here (``"auto"`` decided and logged); a volume whose working
+    arrays exceed ``execution.memory`` goes to :func:`fijibridge.deconv.tiling.run_blockwise`
+    with this module's per-block solver.
+    """
+    ex = as_execution(execution, device=device).resolve()
     spec = options.spec
-    _engine.choose_backend(spec.name, device, backend)  # checks backend before any work
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
-                                or threads < 1):
-        raise ValueError(f"threads must be an integer >= 1 or None; got {threads!r}")
+    _engine.choose_backend(spec.name, ex.device, ex.backend)  # checks backend before any work
     image_arr = np.asarray(image)
     working = options.pad.padded_shape(image_arr.shape) if options.pad is not None else image_arr.shape
     image_arr, psf_arr = check_inputs(image_arr, psf, working_shape=working)
@@ -231,20 +226,9 @@ def deconvolve_options(options: DeconvOptions, image, psf, *, device="cpu", call
         if reference.shape != image_arr.shape:
             raise ValueError(f"reference must have the image's shape {image_arr.shape}; got "
                              f"{reference.shape}")
-    if monitor is None and (callback is not None or reference is not None or progress):
-        monitor = Monitor(reference=reference, callback=callback, progress=progress)
-    elif monitor is not None:
-        if reference is not None and monitor.reference is None:
-            monitor.reference = reference.astype(np.float64)
-            monitor.stats = True
-        if callback is not None and monitor.callback is None:
-            monitor.callback = callback
-            monitor.stats = True
-    if max_memory is not None and (isinstance(max_memory, bool) or not max_memory > 0):
-        raise ValueError(f"max_memory must be a number of bytes > 0 or None; got {max_memory!r}")
+    monitor = _make_monitor(options, ex, monitor, callback, reference)
+    max_memory = ex.memory
     if max_memory is not None and memory_estimate(working, spec.name) > max_memory:
-        from .tiling import deconvolve_tiled, whole_volume_bytes
-
         # the budget covers everything this call allocates: the whole-volume copies the
         # block-wise run keeps (padded input, assembled output, cropped result) and one block
         fixed = whole_volume_bytes(image_arr.shape, working)
@@ -257,9 +241,13 @@ def deconvolve_options(options: DeconvOptions, image, psf, *, device="cpu", call
                 f"that the volume's own copies need block-wise (working grid {tuple(working)}, "
                 f"{spec.name} needs ~{memory_estimate(working, spec.name) / 2**20:.4g} MB in one "
                 "piece): raise max_memory (--max-memory MB), or crop the image")
-        return deconvolve_tiled(image_arr, psf_arr, options=options, device=device,
-                                max_memory=max_memory - fixed, max_growth=max_growth, haar=haar,
-                                rng=rng, backend=backend, threads=threads)
+        return _blockwise(options, image_arr, psf_arr, ex, max_memory=int(max_memory - fixed))
+    return _solve(options, image_arr, psf_arr, ex, monitor)
+
+
+def _solve(options: DeconvOptions, image_arr, psf_arr, ex: Execution, monitor):
+    """One piece: pad, apodize, normalise the PSF, iterate, crop (DL2's order)."""
+    spec = options.spec
     params = options.resolved
     eps = options.epsilon if options.epsilon is not None else 1e-6
     y = pad_image(image_arr, options.pad)
@@ -268,8 +256,9 @@ def deconvolve_options(options: DeconvOptions, image, psf, *, device="cpu", call
     h = prepare_psf(psf_arr, y.shape, norm)
     constraint = options.effective_constraint
     x = _engine.run(spec, params, y, h, image_shape=image_arr.shape, constraint=constraint,
-                    residu=options.residu, epsilon=eps, monitor=monitor, device=device,
-                    max_growth=max_growth, haar=haar, rng=rng, backend=backend, threads=threads)
+                    residu=options.residu, epsilon=eps, monitor=monitor, device=ex.device,
+                    max_growth=options.max_growth, haar=options.haar, rng=ex.rng,
+                    backend=ex.backend, threads=ex.threads)
     del h
     x = np.ascontiguousarray(crop_image(x, image_arr.shape), dtype=np.float32)
     # DL2 Controller.finish: the constraint acts once more on the cropped result
@@ -280,6 +269,52 @@ def deconvolve_options(options: DeconvOptions, image, psf, *, device="cpu", call
     return x
 
 
+def _blockwise(options, image_arr, psf_arr, ex, *, max_memory, block_shape=None, overlap=None):
+    """Pad and apodize the whole volume once, then let the tiling strategy run ``_solve`` on
+    each block (without padding or apodization of its own, and without a monitor)."""
+    y = pad_image(image_arr, options.pad)
+    apodize(y, options.apo)
+    inner = dataclasses.replace(options, pad=None, apo=None, image=None, psf=None,
+                                reference=None, extra={})
+    block_ex = dataclasses.replace(ex, memory=None)
+
+    def solve(block):
+        block, psf_b = check_inputs(block, psf_arr)
+        return _solve(inner, block, psf_b, block_ex, None)
+
+    out = run_blockwise(y, psf_arr.shape, solve, max_memory=max_memory,
+                        algorithm=options.algorithm, block_shape=block_shape, overlap=overlap)
+    return np.ascontiguousarray(crop_image(out, image_arr.shape))
+
+
+def deconvolve_tiled(image, psf, *, options: DeconvOptions | None = None, block_shape=None,
+                     overlap=None, execution: Execution | None = None, device=None, **kwargs):
+    """Deconvolve ``image`` block by block (see :mod:`fijibridge.deconv.tiling`); the
+    algorithm as :func:`deconvolve`'s keywords (``algorithm=``, ``num_iter=`` …) or
+    ``options=``.
+
+    Parameters
+    ----------
+    block_shape : tuple of int, optional
+        Core size of a block; default: the largest whose working arrays fit
+        ``execution.memory`` (default 1 GiB).
+    overlap : tuple of int, optional
+        Margin per side and axis; default: the PSF's shape (a full PSF width per side).
+    """
+    if options is None:
+        options = make_options(**kwargs)
+    elif kwargs:
+        raise ValueError(f"give either options= or algorithm keywords, not both: {sorted(kwargs)}")
+    ex = as_execution(execution, device=device).resolve()
+    _engine.choose_backend(options.algorithm, ex.device, ex.backend)
+    image = np.asarray(image, dtype=np.float32)
+    working = options.pad.padded_shape(image.shape) if options.pad is not None else image.shape
+    image, psf = check_inputs(image, psf, working_shape=working)
+    max_memory = DEFAULT_MAX_MEMORY if ex.memory is None else int(ex.memory)
+    return _blockwise(options, image, psf, ex, max_memory=max_memory, block_shape=block_shape,
+                      overlap=overlap)
+
+
 def _resolve_path(path: str, cwd) -> Path:
     p = Path(path)
     if not p.is_absolute():
@@ -287,10 +322,15 @@ def _resolve_path(path: str, cwd) -> Path:
     return p
 
 
-def run_dl2_text(text_or_options, *, cwd=None, device="cpu", monitor=None, progress=False,
-                 max_growth=_engine.MAX_GROWTH, haar="dl2", max_memory=DEFAULT_MAX_MEMORY):
+_KEEP = object()
+
+
+def run_dl2_text(text_or_options, *, cwd=None, device=None, monitor=None, max_growth=_KEEP,
+                 haar=_KEEP, execution: Execution | None = None):
     """Run DL2 command text natively: read ``-image``/``-psf``/``-reference`` files (relative to
     ``cwd``), deconvolve, and return ``(result, TiffImage of the input)``.
+
+    ``max_growth`` and ``haar``, when given, override the options' (see :class:`DeconvOptions`).
 
     Examples
     --------
@@ -299,6 +339,9 @@ def run_dl2_text(text_or_options, *, cwd=None, device="cpu", monitor=None, progr
     from .._core.tiff import read_tiff
 
     options = parse_dl2(text_or_options) if isinstance(text_or_options, str) else text_or_options
+    over = {k: v for k, v in (("max_growth", max_growth), ("haar", haar)) if v is not _KEEP}
+    if over:
+        options = dataclasses.replace(options, **over)
     if options.image is None or options.psf is None:
         raise ValueError("DL2 text needs '-image file PATH' and '-psf file PATH'")
     img = read_tiff(_resolve_path(options.image, cwd))
@@ -307,8 +350,7 @@ def run_dl2_text(text_or_options, *, cwd=None, device="cpu", monitor=None, progr
     data = _squeeze_stack(img.data, "image")
     result = deconvolve_options(options, data, _squeeze_stack(psf.data, "psf"), device=device,
                                 reference=None if ref is None else _squeeze_stack(ref, "reference"),
-                                monitor=monitor, progress=progress, max_growth=max_growth,
-                                haar=haar, max_memory=max_memory)
+                                monitor=monitor, execution=execution)
     return result, img
 
 

@@ -21,10 +21,12 @@ import shlex
 import numpy as np
 
 from .._core.options import did_you_mean
+from ._haar import HAAR_MODES
 from ._registry import ALGORITHMS, lookup_algorithm
 
 __all__ = [
-    "DeconvOptions", "Padding", "Apodization", "parse_dl2", "to_dl2", "format_number",
+    "DeconvOptions", "make_options", "MAX_GROWTH", "Padding", "Apodization", "parse_dl2",
+    "to_dl2", "format_number",
     "KEYWORDS", "PADDINGS", "APODIZATIONS", "CONSTRAINTS",
 ]
 
@@ -39,6 +41,9 @@ PADDINGS = {"NO": "none", "X2": "even (multiple of 2)", "E2": "power of 2",
 APODIZATIONS = {"NO": "uniform", "HAMMING": "Hamming", "HANN": "Hann", "COS": "raised cosine",
                 "TUKEY": "Tukey (alpha 0.5)", "WELCH": "Welch"}
 CONSTRAINTS = ("no", "nonnegativity", "clipped")
+#: default divergence guard of iterative algorithms: stop when ||x_k|| exceeds this many times
+#: ||y||. Sane runs stay within ~10x (VC 20: 9.4x); DL2's FISTA on a 27-slice stack reaches 615x.
+MAX_GROWTH = 100.0
 _NUMBER = re.compile(r"[-+]?[0-9]+[.]?[0-9]*([eE][-+]?[0-9]+)?")
 
 
@@ -195,6 +200,12 @@ class DeconvOptions:
     extra : dict
         Options fijibridge accepts but that do not change the numbers (``-monitor``,
         ``-stats``, ``-out`` …), kept for :func:`to_dl2`.
+    haar : {"dl2", "orthonormal"}
+        ISTA/FISTA wavelet shrinkage: DL2's (identical results) or the corrected orthonormal
+        one (fijibridge only; not written by :func:`to_dl2`).
+    max_growth : float or None
+        Divergence guard: stop with :class:`~fijibridge.DivergenceError` when ||x|| exceeds
+        ``max_growth`` × ||image|| (fijibridge only; ``None`` disables it).
     """
 
     algorithm: str = "RL"
@@ -210,8 +221,16 @@ class DeconvOptions:
     epsilon: float | None = None
     wavelets: str = "Haar"
     extra: dict = dataclasses.field(default_factory=dict)
+    haar: str = "dl2"
+    max_growth: float | None = MAX_GROWTH
 
     def __post_init__(self):
+        if self.haar not in HAAR_MODES:
+            raise ValueError(f"haar must be one of {', '.join(HAAR_MODES)}; got {self.haar!r}."
+                             f"{did_you_mean(str(self.haar), HAAR_MODES)}")
+        mg = self.max_growth
+        if mg is not None and (isinstance(mg, bool) or not isinstance(mg, (int, float)) or not mg > 0):
+            raise ValueError(f"max_growth must be a number > 0 or None; got {mg!r}")
         spec = lookup_algorithm(self.algorithm)
         self.algorithm = spec.name
         params = tuple(self.params)
@@ -299,6 +318,37 @@ class DeconvOptions:
 
     def algorithm_text(self) -> str:
         return " ".join([self.algorithm] + [format_number(p) for p in self.params])
+
+
+def make_options(*, algorithm: str = "RL", num_iter=None, reg=None, step=None, scales=None,
+                 params=None, pad=None, apo=None, norm=1.0, constraint=None, residu=None,
+                 epsilon=1e-6, haar: str = "dl2", max_growth=MAX_GROWTH) -> DeconvOptions:
+    """:class:`DeconvOptions` from :func:`~fijibridge.deconv.deconvolve`'s keywords
+    (algorithm parameters by name, or ``params=`` positionally as in DL2 text).
+
+    Examples
+    --------
+    >>> make_options(algorithm="TM", num_iter=20).algorithm_text()
+    'TM 20'
+    """
+    spec = lookup_algorithm(algorithm)
+    keywords = {"num_iter": num_iter, "step": step, "reg": reg, "scales": scales}
+    given = {k: v for k, v in keywords.items() if v is not None}
+    if params is not None and given:
+        raise ValueError("give the algorithm parameters either as params=[...] or as keywords "
+                         f"({', '.join(given)}), not both")
+    if params is None:
+        unknown = [k for k in given if k not in spec.params]
+        if unknown:
+            raise ValueError(f"algorithm {spec.name} has no parameter {unknown[0]!r}; its "
+                             f"parameters: {', '.join(spec.params) or 'none'}")
+        params = [given.get(name, default) for name, default in zip(spec.params, spec.defaults)]
+        # drop trailing defaults so that to_dl2() writes what the user gave
+        while params and spec.params[len(params) - 1] not in given:
+            params.pop()
+    return DeconvOptions(spec.name, tuple(params), pad=pad, apo=apo,
+                         norm=0.0 if norm is None else norm, constraint=constraint,
+                         residu=residu, epsilon=epsilon, haar=haar, max_growth=max_growth)
 
 
 def _segments(text: str):

@@ -18,21 +18,34 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+from collections.abc import Callable
 
 import numpy as np
 
-from ._prepare import apodize, crop_image, pad_image
+from ._registry import lookup_algorithm
 
-__all__ = ["deconvolve_tiled", "plan_blocks", "whole_volume_bytes"]
+__all__ = ["run_blockwise", "plan_blocks", "whole_volume_bytes", "memory_estimate"]
 
 log = logging.getLogger(__name__)
 
+#: float32-sized working arrays per voxel (complex half-spectra count as one), per algorithm
+_ARRAYS_PER_VOXEL = {"NIF": 6, "RIF": 8, "TRIF": 6, "CONV": 5, "SIM": 6, "RL": 6.5, "RLTV": 13,
+                     "LW": 7, "NNLS": 7, "BVLS": 7, "VC": 7, "TM": 8, "ICTM": 8, "ISTA": 11,
+                     "FISTA": 13}
+
+
+def memory_estimate(shape, algorithm: str = "RL") -> int:
+    """Bytes of working arrays a deconvolution needs for a working grid of ``shape``
+    (float32; torch's own runtime, ~100 MB, not included)."""
+    spec = lookup_algorithm(algorithm)
+    return int(4 * _ARRAYS_PER_VOXEL[spec.name] * float(np.prod(shape)))
+
 
 def whole_volume_bytes(image_shape, working_shape) -> int:
-    """Bytes of the whole-volume arrays :func:`deconvolve_tiled` holds besides one block:
+    """Bytes of the whole-volume arrays a block-wise run holds besides one block:
     the padded input and the assembled output (float32, working grid), and the cropped
     result when the grid is padded. :func:`~fijibridge.deconv.core.deconvolve` takes them
-    out of ``max_memory`` before sizing the blocks."""
+    out of the memory budget before sizing the blocks."""
     working = 4 * int(np.prod(working_shape, dtype=np.int64))
     image = 4 * int(np.prod(image_shape, dtype=np.int64))
     return 2 * working + (image if tuple(image_shape) != tuple(working_shape) else 0)
@@ -41,8 +54,6 @@ def whole_volume_bytes(image_shape, working_shape) -> int:
 def plan_blocks(shape, psf_shape, *, max_memory: int, algorithm: str = "RL", block_shape=None,
                 overlap=None):
     """Core block shape and margin per axis for a volume of ``shape``."""
-    from .core import memory_estimate
-
     nd = len(shape)
     margin = tuple(int(o) for o in overlap) if overlap is not None else tuple(int(p) for p in psf_shape)
     if len(margin) != nd:
@@ -66,64 +77,21 @@ def plan_blocks(shape, psf_shape, *, max_memory: int, algorithm: str = "RL", blo
     return tuple(core), margin
 
 
-def deconvolve_tiled(image, psf, *, options=None, block_shape=None, overlap=None,
-                     max_memory: int | None = None, device="cpu", max_growth=None, haar="dl2",
-                     rng=None, backend="auto", threads=None, **kwargs):
-    """Deconvolve ``image`` block by block (see module doc); same arguments as
-    :func:`~fijibridge.deconv.deconvolve` (``algorithm=``, ``num_iter=`` …) or ``options=``.
+def run_blockwise(y, psf_shape, solve: Callable, *, max_memory: int, algorithm: str = "RL",
+                  block_shape=None, overlap=None) -> np.ndarray:
+    """Deconvolve the prepared (padded, apodized) volume ``y`` block by block.
 
-    Parameters
-    ----------
-    block_shape : tuple of int, optional
-        Core size of a block; default: the largest that fits ``max_memory``.
-    overlap : tuple of int, optional
-        Margin per side and axis; default: the PSF's shape (a full PSF width per side).
-    max_memory : int, optional
-        Bytes for one block's working arrays (default
-        :data:`~fijibridge.deconv.core.DEFAULT_MAX_MEMORY`).
+    ``solve(block)`` deconvolves one block (an array view of ``y``) and returns an array of
+    the block's shape; the caller (:func:`fijibridge.deconv.core.deconvolve_options`) gives
+    it, so this module knows nothing of the algorithms. Returns the assembled volume on
+    ``y``'s grid.
     """
-    from . import _engine
-    from .core import DEFAULT_MAX_MEMORY, check_inputs, deconvolve_options
-    from .options import DeconvOptions
-
-    if options is None:
-        from .core import deconvolve
-
-        # build the options the way deconvolve() does, without running
-        captured = {}
-
-        def _capture(opts, *a, **k):
-            captured["o"] = opts
-            return None
-
-        import fijibridge.deconv.core as core_mod
-
-        real = core_mod.deconvolve_options
-        core_mod.deconvolve_options = _capture
-        try:
-            deconvolve(image, psf, **kwargs)
-        finally:
-            core_mod.deconvolve_options = real
-        options = captured["o"]
-    elif kwargs:
-        raise ValueError(f"give either options= or algorithm keywords, not both: {sorted(kwargs)}")
-    if max_growth is None:
-        max_growth = _engine.MAX_GROWTH
-    max_memory = DEFAULT_MAX_MEMORY if max_memory is None else int(max_memory)
-    image = np.asarray(image, dtype=np.float32)
-    working = options.pad.padded_shape(image.shape) if options.pad is not None else image.shape
-    image, psf = check_inputs(image, psf, working_shape=working)
-    y = pad_image(image, options.pad)
-    apodize(y, options.apo)
-    inner = DeconvOptions(options.algorithm, options.params, norm=options.norm,
-                          constraint=options.constraint, residu=options.residu,
-                          epsilon=options.epsilon)
-    core, margin = plan_blocks(y.shape, psf.shape, max_memory=max_memory,
-                               algorithm=options.algorithm, block_shape=block_shape, overlap=overlap)
+    core, margin = plan_blocks(y.shape, psf_shape, max_memory=max_memory, algorithm=algorithm,
+                               block_shape=block_shape, overlap=overlap)
     out = np.empty_like(y)
     starts = [range(0, n, c) for n, c in zip(y.shape, core)]
     blocks = list(itertools.product(*starts))
-    log.info("%s block-wise: %d block(s) of core %s with margin %s", options.algorithm,
+    log.info("%s block-wise: %d block(s) of core %s with margin %s", algorithm,
              len(blocks), core, margin)
     for start in blocks:
         lo = [max(0, s - m) for s, m in zip(start, margin)]
@@ -136,11 +104,8 @@ def deconvolve_tiled(image, psf, *, options=None, block_shape=None, overlap=None
                     hi[axis] += 1
                 else:
                     lo[axis] -= 1
-        block = y[tuple(slice(a, b) for a, b in zip(lo, hi))]
-        res = deconvolve_options(inner, block, psf, device=device, max_growth=max_growth,
-                                 haar=haar, max_memory=None, rng=rng, backend=backend,
-                                 threads=threads)
+        res = solve(y[tuple(slice(a, b) for a, b in zip(lo, hi))])
         src = tuple(slice(s - a, min(s + c, n) - a) for s, a, c, n in zip(start, lo, core, y.shape))
         dst = tuple(slice(s, min(s + c, n)) for s, c, n in zip(start, core, y.shape))
         out[dst] = res[src]
-    return np.ascontiguousarray(crop_image(out, image.shape))
+    return out

@@ -24,31 +24,17 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
+from .._core.execution import resolve_device, torch_device
 from .._core.options import check_choice
+from .models import load_model
 from .preprocess import check_finite, normalize
 
-__all__ = ["BLEND_MODES", "check_device", "sliding_window_inference", "predict",
+__all__ = ["BLEND_MODES", "sliding_window_inference", "predict",
            "probabilities_to_labels", "segment"]
 
 log = logging.getLogger(__name__)
 
 BLEND_MODES = ("gaussian", "linear", "constant")
-
-
-def check_device(device) -> torch.device:
-    """Return a torch device for ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; raise ValueError for
-    unknown names or a CUDA request on a machine (or torch build) without CUDA."""
-    if isinstance(device, torch.device):
-        device = str(device)
-    if not isinstance(device, str):
-        raise TypeError(f"device must be 'cpu' or 'cuda'; got {device!r}")
-    base = device.split(":")[0]
-    check_choice("device", base, ["cpu", "cuda"], case_sensitive=True)
-    if base == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} but CUDA is not available here (torch "
-                         f"{torch.__version__}, built {'with' if torch.version.cuda else 'without'} "
-                         "CUDA); use device='cpu'")
-    return torch.device(device)
 
 
 def _tuple(value, n: int, name: str) -> tuple[int, ...]:
@@ -170,7 +156,7 @@ def sliding_window_inference(inputs: torch.Tensor, roi_size, predictor: Callable
     roi = tuple(-(-r // mult) * mult for r in roi)
     border = _tuple(border, nd, "border") if border not in (None, 0) else (
         (0,) * nd if border == 0 else tuple(r // 8 for r in roi))
-    run_device = check_device(device) if device is not None else inputs.device
+    run_device = torch_device(device) if device is not None else inputs.device
 
     spatial = tuple(inputs.shape[2:])
     pads = []
@@ -226,7 +212,7 @@ def _activate(logits: torch.Tensor, head: str) -> torch.Tensor:
 
 def predict(image, network, *, preprocessing: dict | None = None, roi_size=256,
             overlap: float = 0.25, mode: str = "gaussian", sw_batch_size: int = 4,
-            device: str = "cpu", channel_axis: int | None = None,
+            device: str = "auto", channel_axis: int | None = None,
             tta: bool = False) -> np.ndarray:
     """Probabilities of a network for one image.
 
@@ -266,7 +252,7 @@ def predict(image, network, *, preprocessing: dict | None = None, roi_size=256,
     pre = dict(preprocessing or {"normalize": "percentile", "low": 1.0, "high": 99.8})
     chans = [normalize(c, mode=pre.get("normalize", "percentile"), low=pre.get("low", 1.0),
                        high=pre.get("high", 99.8)) for c in image]
-    dev = check_device(device)
+    dev = torch_device(device)
     x = torch.from_numpy(np.stack(chans)[None].astype(np.float32)).to(dev)
     if isinstance(network, torch.nn.Module):
         network = network.to(dev).eval()
@@ -349,7 +335,7 @@ def probabilities_to_labels(probs, *, head: str = "boundary", threshold: float =
                            spacing=spacing, min_size=min_size)
 
 
-def segment(image, *, model="nuclei2d", device: str = "cpu", roi_size=256, overlap: float = 0.25,
+def segment(image, *, model="nuclei2d", device: str = "auto", roi_size=256, overlap: float = 0.25,
             sw_batch_size: int = 4, tta: bool = False, return_probabilities: bool = False,
             **postprocessing):
     """Instance labels of ``image`` with a trained model (default the shipped ``nuclei2d``).
@@ -365,8 +351,7 @@ def segment(image, *, model="nuclei2d", device: str = "cpu", roi_size=256, overl
     >>> from fijibridge.data import load_sample            # doctest: +SKIP
     >>> labels = segment(load_sample("dsb2018_nuclei").data)  # doctest: +SKIP
     """
-    from .models import load_model
-
+    device = resolve_device(device)  # "auto" decided (and logged) once for the whole call
     net, ckpt = model if isinstance(model, tuple) else load_model(model, device=device)
     image = check_finite(image)
     if float(image.max()) == float(image.min()):

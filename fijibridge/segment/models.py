@@ -23,6 +23,7 @@ import torch
 
 from .._core.atomic import atomic_path
 from .._core.errors import ModelError
+from .._core.execution import torch_device
 from .._core.modelfile import load_model_file, plain
 from .._core.options import did_you_mean
 from .networks import UNet, build_network
@@ -124,23 +125,22 @@ def load_weights(model: UNet, checkpoint) -> dict:
     return state
 
 
-def load_model(model, *, device: str = "cpu") -> tuple[UNet, dict]:
+def load_model(model, *, device: str = "auto") -> tuple[UNet, dict]:
     """Build the network stored in a checkpoint and load its weights.
 
     Parameters
     ----------
     model : str or Path
         Shipped model name (``"nuclei2d"``), model folder or checkpoint file.
-    device : {"cpu", "cuda"}
+    device : {"auto", "cpu", "cuda", "cuda:N", "mps"}
+        See :func:`~fijibridge._core.execution.resolve_device`.
 
     Returns
     -------
     network : UNet in eval mode on ``device``
     checkpoint : dict (architecture, preprocessing, postprocessing, training info)
     """
-    from .inference import check_device
-
-    dev = check_device(device)
+    dev = torch_device(device)
     state = read_checkpoint(resolve_model_path(model))
     try:
         net = build_network(state["architecture"])

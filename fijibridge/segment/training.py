@@ -138,10 +138,17 @@ class TrainingSection(_Section):
     num_threads: int | None = Field(1, ge=1)
     init_from: str | None = None
     max_minutes: float | None = Field(None, gt=0)
-    device: str = "cpu"
+    device: str = "auto"
     val_roi_size: int = Field(256, ge=8)
     calibrate_postprocessing: bool = True
     progress: bool = True
+
+    @field_validator("device")
+    @classmethod
+    def _device_name(cls, v):
+        from .._core.execution import device_name
+
+        return device_name(v)
 
 
 class OutputSection(_Section):
@@ -359,7 +366,8 @@ def _scheduler(opt, t: TrainingSection):
     return torch.optim.lr_scheduler.LambdaLR(opt, warm)
 
 
-def train(config, *, resume: bool = False, max_steps: int | None = None) -> TrainResult:
+def train(config, *, resume: bool = False, max_steps: int | None = None,
+          device: str | None = None) -> TrainResult:
     """Train a network as described by ``config`` (a :class:`TrainConfig`, dict or path).
 
     Parameters
@@ -369,24 +377,40 @@ def train(config, *, resume: bool = False, max_steps: int | None = None) -> Trai
         states, history).  A ``last.pt`` of another architecture raises ModelError.
     max_steps : int, optional
         Override ``training.max_steps`` (e.g. to extend a finished run).
+    device : {"auto", "cpu", "cuda", "cuda:N", "mps"}, optional
+        Override ``training.device`` (default ``"auto"``, see
+        :func:`~fijibridge._core.execution.resolve_device`).
     """
+    from .._core.execution import limit_torch_threads
+
+    cfg = as_config(config, TrainConfig, load=load_config, parse=parse_config)
+    t = cfg.training
+    update = {}
+    if max_steps is not None:
+        update["max_steps"] = int(max_steps)
+    if device is not None:
+        update["device"] = device
+    if update:
+        t = t.model_copy(update=update)
+    # torch's CPU threads are set for the run and restored afterwards
+    with limit_torch_threads(t.num_threads):
+        return _train(cfg, t, resume=resume)
+
+
+def _train(cfg: TrainConfig, t: TrainingSection, *, resume: bool) -> TrainResult:
     import torch
 
+    from .._core.execution import torch_device
     from .augment import Augmenter
-    from .inference import check_device, predict, probabilities_to_labels
+    from .inference import predict, probabilities_to_labels
     from .metrics import match_instances
     from .losses import CombinedLoss, DistanceHeadLoss
     from .models import load_weights, read_checkpoint, save_checkpoint
     from .networks import build_network
     from .targets import labels_to_target
 
-    cfg = as_config(config, TrainConfig, load=load_config, parse=parse_config)
-    t = cfg.training
-    if max_steps is not None:
-        t = t.model_copy(update={"max_steps": int(max_steps)})
-    device = check_device(t.device)
-    if t.num_threads:
-        torch.set_num_threads(t.num_threads)
+    device = torch_device(t.device)
+    log.info("training on %s", device)
     sd = cfg.model.spatial_dims
     if len(cfg.augment.patch_size) != sd:
         raise ValueError(f"augment.patch_size {cfg.augment.patch_size} must have {sd} values for "
@@ -585,8 +609,6 @@ def calibrate_postprocessing(config, checkpoint, *, val_pairs=None) -> dict:
 
     The grid is :data:`CALIBRATION_GRID`; ties keep the default 0.5/0.5.
     """
-    import torch
-
     from .inference import predict, probabilities_to_labels
     from .metrics import match_instances
     from .models import load_weights, read_checkpoint, save_checkpoint
@@ -600,14 +622,16 @@ def calibrate_postprocessing(config, checkpoint, *, val_pairs=None) -> dict:
     if not val_pairs:
         raise ValueError("calibration needs validation images (data.validation_fraction > 0 or "
                          "validation_frames / validation_count)")
+    from .._core.execution import limit_torch_threads, resolve_device
+
     state = read_checkpoint(checkpoint)
     net = build_network(state["architecture"])
     load_weights(net, state)
     net.eval()
-    if cfg.training.num_threads:
-        torch.set_num_threads(cfg.training.num_threads)
-    probs = [predict(img, net, preprocessing={"normalize": "none"},
-                     roi_size=cfg.training.val_roi_size) for _, (img, _) in val_pairs]
+    device = resolve_device(cfg.training.device)
+    with limit_torch_threads(cfg.training.num_threads):
+        probs = [predict(img, net, preprocessing={"normalize": "none"}, device=device,
+                         roi_size=cfg.training.val_roi_size) for _, (img, _) in val_pairs]
     post = dict(state.get("postprocessing") or {})
     table = []
     import itertools

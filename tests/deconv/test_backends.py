@@ -14,6 +14,7 @@ import sys
 import numpy as np
 import pytest
 
+from fijibridge._core.execution import Execution
 from fijibridge.deconv import Monitor, deconvolve
 from fijibridge.deconv._engine import choose_backend
 
@@ -29,9 +30,9 @@ def _rel(a, b):
 def test_numpy_and_torch_rl_agree(case_a, ndim, constraint, threads):
     img = case_a["image"] if ndim == 3 else case_a["image"][16]
     psf = case_a["psf"] if ndim == 3 else case_a["psf"][15]
-    kw = dict(algorithm="RL", num_iter=20, constraint=constraint, threads=threads)
-    a = deconvolve(img, psf, backend="numpy", **kw)
-    b = deconvolve(img, psf, backend="torch", **kw)
+    kw = dict(algorithm="RL", num_iter=20, constraint=constraint)
+    a = deconvolve(img, psf, execution=Execution(backend="numpy", threads=threads), **kw)
+    b = deconvolve(img, psf, execution=Execution(backend="torch", threads=threads), **kw)
     assert a.dtype == b.dtype == np.float32 and a.shape == b.shape == img.shape
     assert _rel(a, b) < 1e-5
 
@@ -42,7 +43,7 @@ def test_numpy_and_torch_rl_monitor_and_residu_agree(case_a):
     for backend in ("numpy", "torch"):
         m = Monitor(reference=gt)
         out = deconvolve(img, psf, algorithm="RL", num_iter=50, residu=0.03, monitor=m,
-                         backend=backend, pad="E2 E2", apo="HANN HANN")
+                         execution=Execution(backend=backend), pad="E2 E2", apo="HANN HANN")
         runs[backend] = (out, m)
     (a, ma), (b, mb) = runs["numpy"], runs["torch"]
     assert len(ma.history) == len(mb.history) < 51  # stopped by residu at the same iteration
@@ -59,18 +60,25 @@ def test_backend_choice_and_bad_values(case_a):
     assert choose_backend("RL", "cpu", "torch") == "torch"
     assert choose_backend("RLTV", "cpu") == "torch"
     with pytest.raises(ValueError, match="backend must be one of auto, numpy, torch; got 'jax'"):
-        deconvolve(case_a["image"], case_a["psf"], algorithm="RL", num_iter=1, backend="jax")
+        deconvolve(case_a["image"], case_a["psf"], algorithm="RL", num_iter=1,
+                   execution=Execution(backend="jax"))
     with pytest.raises(ValueError, match="backend='numpy' runs RL on the CPU only"):
-        deconvolve(case_a["image"], case_a["psf"], algorithm="LW", num_iter=1, backend="numpy")
+        deconvolve(case_a["image"], case_a["psf"], algorithm="LW", num_iter=1,
+                   execution=Execution(backend="numpy"))
     with pytest.raises(ValueError, match="threads must be an integer >= 1"):
-        deconvolve(case_a["image"], case_a["psf"], algorithm="RL", num_iter=1, threads=0)
+        Execution(threads=0)
 
 
 def test_torch_threads_restored(case_a):
     import torch
 
     before = torch.get_num_threads()
-    deconvolve(case_a["image"], case_a["psf"], algorithm="LW", num_iter=2, threads=2)
+    other = 1 if before != 1 else 2
+    seen = []
+    deconvolve(case_a["image"], case_a["psf"], algorithm="LW", num_iter=2,
+               callback=lambda st, est: seen.append(torch.get_num_threads()),
+               execution=Execution(threads=other))
+    assert seen and set(seen) == {other}  # the limit held during the run
     assert torch.get_num_threads() == before
 
 
@@ -88,3 +96,27 @@ def test_rl_command_does_not_import_torch(tmp_path, case_a):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["0", "False", "False"]
     assert (tmp_path / "out.tif").is_file()
+
+
+def test_execution_progress_callable_and_rng(case_a):
+    calls = []
+    deconvolve(case_a["image"], case_a["psf"], algorithm="RL", num_iter=3,
+               execution=Execution(progress=lambda done, total: calls.append((done, total))))
+    assert [t for _, t in calls] == [3] * len(calls) and calls[-1][0] == 3
+    a = deconvolve(case_a["image"], case_a["psf"], algorithm="SIM", execution=Execution(rng=4))
+    b = deconvolve(case_a["image"], case_a["psf"], algorithm="SIM", execution=Execution(rng=4))
+    c = deconvolve(case_a["image"], case_a["psf"], algorithm="SIM", execution=Execution(rng=5))
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_device_auto_is_the_default_and_absent_cuda_is_refused(case_a):
+    import torch
+
+    from fijibridge._core.execution import resolve_device
+
+    out = deconvolve(case_a["image"], case_a["psf"], algorithm="RL", num_iter=1)
+    assert out.shape == case_a["image"].shape
+    assert Execution().device == "auto"
+    if resolve_device("auto") == "cpu" and not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            deconvolve(case_a["image"], case_a["psf"], algorithm="RL", num_iter=1, device="cuda")

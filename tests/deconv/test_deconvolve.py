@@ -10,6 +10,7 @@ import pytest
 
 from fijibridge import DivergenceError, PluginMissingError
 from fijibridge.cli.main import main
+from fijibridge._core.execution import Execution
 from fijibridge.deconv import Monitor, deconvolve, deconvolve_tiled, run_dl2
 
 
@@ -88,7 +89,8 @@ def test_tiling_is_seamless(case_a):
     inner = tuple(slice(m, n - m) for m, n in zip(psf.shape, img.shape))
     assert _rel(tiled[inner], whole[inner]) <= 1e-3
     # automatic switch over the memory budget gives the same blocks' result
-    auto = deconvolve(blurred, psf, algorithm="RL", num_iter=20, max_memory=3_000_000)
+    auto = deconvolve(blurred, psf, algorithm="RL", num_iter=20,
+                      execution=Execution(memory=3_000_000))
     assert _rel(auto[inner], whole[inner]) <= 1e-3
 
 
@@ -136,3 +138,20 @@ def test_cli_both_forms_write_calibrated_tiff(tmp_path, reference_dir, monkeypat
     r = read_tiff(out2)
     assert r.data.shape == img.shape and r.axes == "ZYX"
     assert np.allclose(r.spacing, (0.3, 0.1, 0.1))
+
+
+@pytest.mark.parametrize("shape", [(48, 40), (32, 32)])
+@pytest.mark.parametrize("algorithm, kw", [("RIF", {"reg": 0.01}), ("TM", {"num_iter": 5}),
+                                           ("ICTM", {"num_iter": 5})])
+def test_laplacian_algorithms_in_2d_equal_a_single_plane_stack(shape, algorithm, kw):
+    """DL2 treats a 2D image as a one-plane stack: RIF/TM/ICTM (DL2's Laplacian) must give the
+    same result on (y, x) and on (1, y, x). Before the fix, 2D crashed (non-square) or used a
+    Laplacian only in its first column (square), and one-plane stacks crashed."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[-3:4, -3:4]
+    psf = np.exp(-(xx ** 2 + yy ** 2) / 3.0).astype(np.float32)
+    img = deconvolve(rng.random(shape, dtype=np.float32) * 100, psf, algorithm="CONV") + 1
+    flat = deconvolve(img, psf, algorithm=algorithm, **kw)
+    stack = deconvolve(img[None], psf[None], algorithm=algorithm, **kw)
+    assert np.isfinite(flat).all()
+    assert _rel(flat, stack[0]) < 1e-6

@@ -146,6 +146,7 @@ def test_deconvolve_budget_below_the_volume_is_refused(files):
 def test_deconvolve_small_budget_peak_within_budget():
     import tracemalloc
 
+    from fijibridge._core.execution import Execution
     from fijibridge.deconv import deconvolve
 
     rng = np.random.default_rng(0)
@@ -154,7 +155,7 @@ def test_deconvolve_small_budget_peak_within_budget():
     psf = np.exp(-(x * x + y * y + z * z) / 2.0).astype(np.float32)
     budget = 40 << 20  # one piece: ~110 MB; the old code peaked at 64 MB with this budget
     tracemalloc.start()
-    deconvolve(image, psf, algorithm="RL", num_iter=1, max_memory=budget)
+    deconvolve(image, psf, algorithm="RL", num_iter=1, execution=Execution(memory=budget))
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     # tolerance 25 %: memory_estimate is a per-voxel model of the engine's arrays, not exact

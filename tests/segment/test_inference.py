@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
+from fijibridge._core.execution import torch_device
 from fijibridge.segment.inference import (
-    check_device,
     predict,
     probabilities_to_labels,
     sliding_window_inference,
@@ -99,12 +99,16 @@ def test_binary_logits_postprocessing_splits_by_distance():
 
 
 def test_device_checks():
-    assert check_device("cpu").type == "cpu"
+    assert torch_device("cpu").type == "cpu"
     with pytest.raises(ValueError, match="Did you mean 'cuda'"):
-        check_device("cdua")
+        torch_device("cdua")
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
-            check_device("cuda")
+            torch_device("cuda")
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            predict(np.ones((16, 16), np.float32), UNet(2, 1, 3, depth=2, features=4,
+                                                         head="boundary"),
+                    device="cuda")
 
 
 def test_bad_sliding_window_arguments():

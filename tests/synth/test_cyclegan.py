@@ -80,3 +80,14 @@ def test_unsupervised_segmentation_config_with_phantom_masks_and_resume(tmp_path
     cfg["data"]["masks"] = "phantom:golgi"
     with pytest.raises(ValueError, match="serve CycleGAN only"):
         parse_config(cfg, base_dir=tmp_path)
+
+
+def test_pool_size_zero_trains():
+    """pool_size=0 (no history of fakes) used to hand the discriminators the generators'
+    graph, and the second backward pass crashed."""
+    torch.manual_seed(0)
+    a = torch.rand(2, 1, 16, 16) * 2 - 1
+    b = torch.rand(2, 1, 16, 16) * 2 - 1
+    m = CycleGAN(features=4, n_blocks=1, disc_layers=2, pool_size=0, rng=0)
+    losses = [m.train_step(a, b) for _ in range(2)]
+    assert all(np.isfinite(list(lo.as_dict().values())).all() for lo in losses)

@@ -92,12 +92,19 @@ class TrainingSection(_Section):
     steps: int = Field(1000, ge=1)
     batch_size: int = Field(4, ge=1)
     lr: float = Field(2e-4, gt=0)
-    device: Literal["cpu", "cuda"] = "cpu"
+    device: str = Field("auto", description="auto | cpu | cuda | cuda:N | mps")
     num_threads: Optional[int] = Field(None, ge=1, description="torch CPU threads")
     max_minutes: Optional[float] = Field(None, gt=0, description="stop (and save) after this")
     checkpoint_every: int = Field(250, ge=1)
     sample_every: int = Field(250, ge=1)
     log_every: int = Field(10, ge=1)
+
+    @field_validator("device")
+    @classmethod
+    def _device_name(cls, v):
+        from ..._core.execution import device_name
+
+        return device_name(v)
 
 
 class OutputSection(_Section):

@@ -45,7 +45,7 @@ class ImagePool:
 
     def query(self, images: torch.Tensor) -> torch.Tensor:
         if self.size == 0:
-            return images
+            return images.detach()  # the discriminators' loss must not reach the generators
         out = []
         for im in images.detach():
             im = im[None]

@@ -15,6 +15,7 @@ import itertools
 import numpy as np
 import torch
 
+from ..._core.execution import torch_device
 from ..._core.options import check_positive
 from .data import IntensityScale, check_mask, encode_mask
 
@@ -42,7 +43,7 @@ def _ramp(tile: int, overlap: int) -> np.ndarray:
 
 
 def generate_tiled(x, generator, *, tile=256, overlap: float = 0.25, pad_value: float = -1.0,
-                   device="cpu", batch_size: int = 4) -> np.ndarray:
+                   device=None, batch_size: int = 4) -> np.ndarray:
     """Run ``generator`` over a ``(C, *spatial)`` array in tiles; returns ``(C_out, *spatial)``.
 
     Parameters
@@ -57,6 +58,9 @@ def generate_tiled(x, generator, *, tile=256, overlap: float = 0.25, pad_value: 
         Fraction of a tile shared with its neighbour, in [0, 1).
     pad_value : float
         Fill beyond the image (-1: background of an encoded mask).
+    device : {"auto", "cpu", "cuda", "cuda:N", "mps"}, optional
+        Where to run (the generator is moved there); default: where the generator's
+        weights are.
     """
     x = np.asarray(x, np.float32)
     sd = generator.spatial_dims
@@ -88,12 +92,18 @@ def generate_tiled(x, generator, *, tile=256, overlap: float = 0.25, pad_value: 
     out = None
     norm = np.zeros(padded, np.float32)
     starts = list(itertools.product(*[s for _, s in plans]))
+    if device is None:
+        first = next(generator.parameters(), None)
+        dev = first.device if first is not None else torch.device("cpu")
+    else:
+        dev = torch_device(device)
+        generator.to(dev)
     generator.eval()
     with torch.no_grad():
         for k in range(0, len(starts), batch_size):
             chunk = starts[k:k + batch_size]
             sls = [tuple(slice(s, s + t_) for s, t_ in zip(st, tiles)) for st in chunk]
-            batch = torch.from_numpy(np.stack([xp[(slice(None),) + sl] for sl in sls])).to(device)
+            batch = torch.from_numpy(np.stack([xp[(slice(None),) + sl] for sl in sls])).to(dev)
             y = generator(batch).float().cpu().numpy()
             if out is None:
                 out = np.zeros((y.shape[1],) + padded, np.float32)
@@ -105,7 +115,7 @@ def generate_tiled(x, generator, *, tile=256, overlap: float = 0.25, pad_value: 
 
 
 def generate_from_mask(mask, generator, meta: dict, *, tile=256, overlap: float = 0.25,
-                       device="cpu", check: bool = True) -> np.ndarray:
+                       device=None, check: bool = True) -> np.ndarray:
     """Image from a label/class mask with a generator loaded by
     :func:`~.training.load_generator`, in the training data's intensity range/dtype."""
     mask = np.asarray(mask)

@@ -27,6 +27,7 @@ import torch
 from ..._core.atomic import atomic_path, atomic_write_text
 from ..._core.config import as_config
 from ..._core.errors import ModelError
+from ..._core.execution import limit_torch_threads, torch_device
 from ..._core.figures import new_figure
 from ..._core.modelfile import load_model_file, plain
 from .config import GanConfig, load_config, parse_config
@@ -205,12 +206,12 @@ def resolve_model(model) -> Path:
                             f"model.pt, or a shipped name ({', '.join(SHIPPED_MODELS)})")
 
 
-def load_generator(model, *, kind: str | None = None, device="cpu"):
+def load_generator(model, *, kind: str | None = None, device="auto"):
     """Load a generator written by :func:`save_generator`; returns ``(network, meta)``.
 
     ``kind`` (``"pix2pix"``, ``"vox2vox"``, ``"cyclegan"``) if given must match the
     checkpoint's, else :class:`~fijibridge.ModelError`.  The network is in ``eval()``
-    mode.
+    mode on ``device`` (``"auto"``: see :func:`~fijibridge._core.execution.resolve_device`).
     """
     from .networks import build_network
 
@@ -227,7 +228,7 @@ def load_generator(model, *, kind: str | None = None, device="cpu"):
     except RuntimeError as e:
         raise ModelError(f"{path}: weights do not fit the stored architecture "
                          f"{state['network']}: {str(e).splitlines()[0]}") from e
-    net.to(device).eval()
+    net.to(torch_device(device)).eval()
     meta = {k: v for k, v in state.items() if k != "state_dict"}
     meta["path"] = str(path)
     return net, meta
@@ -250,15 +251,20 @@ def train(config, *, resume: bool = False, max_steps: int | None = None,
         RNG states and image pools are in the checkpoint.
     max_steps : int, optional
         Override ``training.steps``.
-    device : {"cpu", "cuda"}, optional
-        Override ``training.device``.
+    device : {"auto", "cpu", "cuda", "cuda:N", "mps"}, optional
+        Override ``training.device`` (default ``"auto"``).
     """
     cfg = as_config(config, GanConfig, load=load_config, parse=parse_config)
     t = cfg.training
     steps = t.steps if max_steps is None else int(max_steps)
-    dev = torch.device(device or t.device)
-    if t.num_threads:
-        torch.set_num_threads(t.num_threads)
+    dev = torch_device(device or t.device)
+    log.info("training %s on %s", cfg.model, dev)
+    # torch's CPU threads are set for the run and restored afterwards
+    with limit_torch_threads(t.num_threads):
+        return _train(cfg, t, steps, dev, resume=resume)
+
+
+def _train(cfg: GanConfig, t, steps: int, dev, *, resume: bool) -> TrainResult:
     out = cfg.path(cfg.output.dir)
     out.mkdir(parents=True, exist_ok=True)
 
