@@ -7,7 +7,8 @@ has an ``id`` and exactly one way to run:
 
 * ``macro: macros/x.ijm`` with ``params`` for the macro's ``#@`` declarations,
 * ``python: package.module:function`` with ``params`` for its keyword arguments,
-* a built-in step (``threshold: {method: Li}``; see :mod:`fijibridge.pipeline.steps`).
+* a built-in step (``threshold: {method: Li}``; see :mod:`fijibridge.pipeline.registry`: each
+  algorithm package registers its steps in its own ``steps.py``).
 
 Inputs name another step's output (``deconvolve.image``) or an item input
 (``input.image``); steps run once per item (``per: image``, the default for most
