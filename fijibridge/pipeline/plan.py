@@ -81,7 +81,10 @@ class Item:
 
 
 def _item_key(rel: str) -> str:
-    return re.sub(r"[^\w.-]+", "_", os.path.splitext(rel)[0]).lstrip(".") or "_"
+    stem = os.path.splitext(rel)[0]
+    if stem.lower().endswith(".ome"):  # cells.ome.tif -> cells
+        stem = stem[:-4]
+    return re.sub(r"[^\w.-]+", "_", stem).lstrip(".") or "_"
 
 
 def make_items(spec: PipelineSpec, inputs, folders: list | None = None
@@ -89,8 +92,8 @@ def make_items(spec: PipelineSpec, inputs, folders: list | None = None
     """Items and whether they come from files (then the source step is replaced).
 
     Item names (the prefix of every output file) are the input's path relative to
-    the common folder of all inputs, without extension, other characters than
-    letters, digits, ``.``, ``-`` and ``_`` replaced by ``_`` (``a/img.tif`` and
+    the common folder of all inputs, without extension (``.ome.tif`` counts as one),
+    other characters than letters, digits, ``.``, ``-`` and ``_`` replaced by ``_`` (``a/img.tif`` and
     ``b/img.tif`` give ``a_img`` and ``b_img``).  Where two files still give the same
     name (``x_y.tif`` and ``x/y.tif``), each gets ``-`` and 8 hex digits of the
     SHA-256 of its relative path, so no two items share an output file.  A file
