@@ -234,8 +234,10 @@ def run_dataset_step(spec, step, items, item_state, out_dir, resume, fingerprint
             hashes[name] = {k: a["hash"] for k, a in avail.items()}
     meta = {it.key: it.meta for it in used}
     spacing = _common_spacing([item_state[it.key]["calibration"] for it in used])
-    digest = hashlib.sha256(json.dumps({"step": fingerprint, "inputs": hashes, "meta": meta},
-                                       sort_keys=True, default=str).encode()).hexdigest()
+    key = {"step": fingerprint, "inputs": hashes, "meta": meta}
+    if spacing is not None:  # what the step may take its spacing from
+        key["spacing"] = list(spacing)
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
     hit = resume_hit(out_dir, step.id, "_dataset", digest) if resume else None
     if hit:
         produced = {f"{step.id}.{name}": {"file": str(out_dir / step.id / files[0]),

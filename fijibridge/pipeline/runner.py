@@ -42,7 +42,7 @@ from .execute import run_dataset_step, run_item_task
 from .models import PipelineSpec
 from .plan import find_inputs, make_items, plan_phases, step_fingerprint
 from .report import versions, write_report
-from .store import json_default
+from .store import calibration, json_default
 
 __all__ = ["run_pipeline", "RunSummary", "plan_phases", "find_inputs"]
 
@@ -67,6 +67,18 @@ class RunSummary:
     @property
     def ok(self) -> bool:
         return not self.failures
+
+
+def _dataset_step_wants_spacing(spec: PipelineSpec) -> bool:
+    """Whether a per-dataset built-in step takes ``spacing`` and its file gives none
+    (it then gets the spacing the input files share, read before any step runs)."""
+    import inspect
+
+    from .registry import get_step
+
+    return any(s.per == "dataset" and s.builtin and s.params.get("spacing") is None
+               and "spacing" in inspect.signature(get_step(s.builtin).func).parameters
+               for s in spec.steps)
 
 
 def _check_output_dir(out_dir: Path) -> None:
@@ -142,6 +154,11 @@ def run_pipeline(spec: PipelineSpec, *, output_dir, inputs=None, resume: bool = 
     fingerprints = {s.id: step_fingerprint(spec, s) for s in spec.steps}
     item_state = {it.key: {"available": {}, "calibration": None, "broken": set()}
                   for it in items}
+    if from_files and _dataset_step_wants_spacing(spec):  # e.g. psf without spacing:
+        from ..io import read_image                         # from the files' calibration
+
+        for it in items:
+            item_state[it.key]["calibration"] = calibration(read_image(it.file, lazy=True))
     step_stats = {s.id: {"per": s.per, "kind": s.kind, "ok": 0, "resumed": 0, "failed": 0,
                          "skipped": 0, "seconds": 0.0} for s in spec.steps if s.id not in skip}
     failures: list[dict] = []

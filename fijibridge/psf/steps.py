@@ -15,12 +15,12 @@ def psf(*, model: str = "gaussian", spacing: list | None = None, na: float = 1.4
     (:func:`fijibridge.synth.make_psf`), or a PSF Generator model by short name
     (``BW``, ``GL``, ``RW``, … through :func:`fijibridge.psf.generate_psf`).
 
-    Without a ``spacing`` parameter the step takes the spacing of the run's images
-    (when every item read so far has the same calibration)."""
+    Without a ``spacing`` parameter the step takes the spacing the run's input images
+    share (read from their files' calibration)."""
     if spacing is None:
         raise ValueError("psf: give spacing (µm, (y, x) or (z, y, x)) of the images, e.g. "
-                         "spacing: ${optics.spacing}, or run the psf step after a step that "
-                         "reads the images")
+                         "spacing: ${optics.spacing}; it comes from the input files only when they all "
+                         "have the same calibration")
     spacing = tuple(float(s) for s in spacing)
     if model.lower() in ("gaussian", "auto"):
         from ..synth import make_psf

@@ -142,7 +142,10 @@ def test_ome_tiff_input_runs_with_its_spacing(tmp_path, monkeypatch):
                  "  - id: smooth\n    gaussian: {sigma_um: 0.1}\n    inputs: {image: input.image}\n"
                  "  - id: mask\n    threshold: {method: Otsu}\n    inputs: {image: input.image}\n"
                  "  - id: lab\n    instances: {min_size_um: 1.0}\n    inputs: {mask: mask.mask}\n"
-                 "  - id: cnt\n    count: {}\n    inputs: {labels: lab.labels}\n")
+                 "  - id: cnt\n    count: {}\n    inputs: {labels: lab.labels}\n"
+                 "  - id: psf\n    psf: {shape: [3, 9, 9]}\n"           # spacing from the file
+                 "  - id: dec\n    deconvolve: {num_iter: 2}\n"
+                 "    inputs: {image: input.image, psf: psf.psf}\n")
     out = tmp_path / "out"
     summary = run_pipeline(load_pipeline(p), output_dir=out, inputs=str(inp), progress=False)
     assert summary.ok, summary.failures
@@ -156,6 +159,12 @@ def test_ome_tiff_input_runs_with_its_spacing(tmp_path, monkeypatch):
     assert smooth.calibrated
     lab = read_image(out / "lab" / "cells.labels.tif")
     assert lab.spacing == pytest.approx((0.5, 0.2, 0.2))
+    from fijibridge.synth import make_psf
+
+    psf = read_image(out / "psf" / "psf.tif").data
+    np.testing.assert_allclose(psf, make_psf(spacing=(0.5, 0.2, 0.2), shape=(3, 9, 9), na=1.4,
+                                             wavelength_um=0.52, model="gaussian"), rtol=1e-6)
+    assert read_image(out / "dec" / "cells.image.tif").spacing == pytest.approx((0.5, 0.2, 0.2))
 
 
 def test_channel_names_and_spacing_reach_steps_and_outputs(tmp_path, monkeypatch):
