@@ -190,3 +190,17 @@ def test_channel_names_and_spacing_reach_steps_and_outputs(tmp_path, monkeypatch
     assert img.channels == ("DAPI", "Mito") and img.axes == "CYX"
     assert img.spacing == pytest.approx((0.13, 0.13))
     np.testing.assert_array_equal(img.data, data.astype(np.float32) * 2)
+
+
+def test_one_cohort_sampler_for_the_step_and_the_library():
+    """The synth step's cohort and monocyte_cohort draw the same samples with the same
+    defaults (they once had Beta(8, 3) and Beta(6, 3))."""
+    from fijibridge.synth import monocyte_cohort
+    from fijibridge.synth.steps import synth, synth_items
+
+    items = synth_items(kind="cohort", n_control=2, n_patient=1, seed=5)
+    lib = list(monocyte_cohort(n_control=2, n_patient=1, rng=5, n_cells=1, shape=(200, 200)))
+    assert [m["fusion"] for _, m in items] == [p.params["fusion"] for p in lib]
+    assert [m["condition"] for _, m in items] == [p.params["group"] for p in lib]
+    out = synth(meta=items[2][1], n_control=2, n_patient=1, seed=5, n_cells=1, shape=[200, 200])
+    np.testing.assert_array_equal(out["labels"].data, lib[2].labels)
