@@ -2,14 +2,15 @@
 
 Each function takes the image as ``image=`` and the item's ``spacing`` (µm, from its
 calibration) and returns ``{"image": array}``.  ``STEPS`` describes them for the
-pipeline's registry: ``name -> (function, per, outputs)``; the registry wraps each
-entry as it wraps its built-ins (``_info(func, per, outputs)``).
+pipeline's registry (:mod:`fijibridge.pipeline.registry`): ``name ->``
+:class:`~fijibridge._core.steps.Step`; the pipeline finds them by name.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .._core.steps import make_step
 from . import background, ridges, smoothing
 
 __all__ = ["STEPS", "subtract_background", "gaussian", "median", "clahe", "tubeness",
@@ -65,13 +66,6 @@ def frangi(*, image, spacing=None, sigmas_um: list | float = 1.0, black_ridges: 
                                    spacing=_spatial(image, spacing))}
 
 
-#: step name -> (function, per, outputs), for the pipeline's step registry
-STEPS = {
-    "subtract_background": (subtract_background, "image", ("image",)),
-    "gaussian": (gaussian, "image", ("image",)),
-    "median": (median, "image", ("image",)),
-    "clahe": (clahe, "image", ("image",)),
-    "tubeness": (tubeness, "image", ("image",)),
-    "sato": (sato, "image", ("image",)),
-    "frangi": (frangi, "image", ("image",)),
-}
+#: step name -> :class:`~fijibridge._core.steps.Step`, for the pipeline's step registry
+STEPS = {f.__name__: make_step(f, "image", ("image",))
+         for f in (subtract_background, gaussian, median, clahe, tubeness, sato, frangi)}

@@ -1,10 +1,14 @@
 """Pipelines: declarative YAML files mixing ImageJ macros, Python and built-in steps.
 
 * :mod:`~fijibridge.pipeline.spec` — :func:`load_pipeline` (structure, no Java, no user
-  imports) and :func:`resolve_pipeline` (macro ``#@`` parameters, Python signatures);
-* :mod:`~fijibridge.pipeline.steps` — the built-in steps by name;
-* :mod:`~fijibridge.pipeline.runner` — :func:`run_pipeline` (resume, failure isolation,
-  ``run.json``, HTML report);
+  imports; models in :mod:`~.models`, YAML helpers in :mod:`~._config`) and
+  :func:`resolve_pipeline` (:mod:`~.checks`: macro ``#@`` parameters, Python signatures);
+* :mod:`~fijibridge.pipeline.registry` — built-in steps by name, found in the
+  algorithm packages' ``steps.py`` modules;
+* :mod:`~fijibridge.pipeline.plan` — items and phases; :mod:`~.execute` — running steps
+  per item / per dataset; :mod:`~.store` — saving, hashing, manifests, resume checks;
+  :mod:`~.report` — ``report.html``;
+* :mod:`~fijibridge.pipeline.runner` — :func:`run_pipeline` (orchestration, ``run.json``);
 * :mod:`~fijibridge.pipeline.executors` — sequential, local processes, Dask.
 
 Importing this package imports pydantic and PyYAML, never Java or torch.
@@ -12,8 +16,9 @@ Importing this package imports pydantic and PyYAML, never Java or torch.
 
 from __future__ import annotations
 
+from .registry import get_step, steps
 from .runner import RunSummary, run_pipeline
 from .spec import PipelineSpec, StepSpec, load_pipeline, parse_overrides, resolve_pipeline
 
 __all__ = ["load_pipeline", "resolve_pipeline", "parse_overrides", "run_pipeline",
-           "RunSummary", "PipelineSpec", "StepSpec"]
+           "RunSummary", "PipelineSpec", "StepSpec", "get_step", "steps"]

@@ -19,7 +19,8 @@ from __future__ import annotations
 import importlib
 
 __all__ = [
-    "Phantom", "nuclei", "golgi", "cells", "monocyte_cohort", "mitochondria", "mito_params",
+    "Phantom", "nuclei", "golgi", "cells", "monocyte_cohort", "cohort_samples",
+    "CohortSample", "FUSION_CONTROL", "FUSION_PATIENT", "mitochondria", "mito_params",
     "graph_to_graphml", "graph_from_graphml", "graph_length", "elastic_deform",
     "simulate_microscope", "make_psf", "gaussian_psf", "psf_sigma", "convolve_psf",
     "KINDS", "make_phantom",
@@ -28,7 +29,8 @@ __all__ = [
 _WHERE = {
     "Phantom": "._base",
     "nuclei": ".phantoms", "golgi": ".phantoms", "cells": ".phantoms",
-    "monocyte_cohort": ".phantoms",
+    "monocyte_cohort": ".phantoms", "cohort_samples": ".phantoms", "CohortSample": ".phantoms",
+    "FUSION_CONTROL": ".phantoms", "FUSION_PATIENT": ".phantoms",
     "mitochondria": ".networks", "mito_params": ".networks", "graph_to_graphml": ".networks",
     "graph_from_graphml": ".networks", "graph_length": ".networks",
     "elastic_deform": ".deform",

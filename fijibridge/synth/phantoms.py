@@ -25,6 +25,7 @@ generator                 ``labels``              ``class_mask``               e
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 
@@ -37,7 +38,8 @@ from ._base import (Phantom, as_rng, box_slices, check_fraction, check_range, ch
 
 log = logging.getLogger(__name__)
 
-__all__ = ["nuclei", "golgi", "cells", "monocyte_cohort"]
+__all__ = ["nuclei", "golgi", "cells", "monocyte_cohort", "cohort_samples", "CohortSample",
+           "FUSION_CONTROL", "FUSION_PATIENT"]
 
 
 #: default voxel sizes (µm) of nuclei and Golgi phantoms, by number of dimensions
@@ -640,13 +642,65 @@ def _beta_params(name, value):
     return a, b
 
 
-def monocyte_cohort(*, n_control: int, n_patient: int, fusion_control=(6.0, 3.0),
-                    fusion_patient=(3.0, 6.0), rng=None, **cell_kwargs):
+#: Beta ``(a, b)`` of the degree of fusion of control and patient samples (means 0.73
+#: and 0.27: the groups overlap, as real cohorts do)
+FUSION_CONTROL = (8.0, 3.0)
+FUSION_PATIENT = (3.0, 8.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class CohortSample:
+    """One sample of a synthetic cohort: its index, group, degree of fusion and the
+    generator (already past the fusion draw) that renders it."""
+
+    index: int
+    group: str
+    fusion: float
+    rng: np.random.Generator
+
+
+def cohort_samples(*, n_control: int, n_patient: int, fusion_control=FUSION_CONTROL,
+                   fusion_patient=FUSION_PATIENT, rng=None):
+    """The samples of a control vs patient cohort, without rendering any image.
+
+    The one cohort sampler: :func:`monocyte_cohort` and the pipeline's ``synth`` step
+    (``kind: cohort``) both draw from it.  Sample ``i`` gets its own child seed
+    (:class:`numpy.random.SeedSequence` spawn of ``rng`` when ``rng`` is an int), so it
+    is the same whatever the others are; its fusion is drawn from
+    ``Beta(*fusion_control)`` (controls, first) or ``Beta(*fusion_patient)``.
+
+    Returns
+    -------
+    list of CohortSample
+    """
+    n_control = check_positive("n_control", n_control, integer=True, allow_zero=True)
+    n_patient = check_positive("n_patient", n_patient, integer=True, allow_zero=True)
+    ac, bc = _beta_params("fusion_control", fusion_control)
+    ap, bp = _beta_params("fusion_patient", fusion_patient)
+    seed = seed_of(rng)
+    if isinstance(rng, np.random.Generator):
+        ss = np.random.SeedSequence(int(rng.integers(2 ** 63)))
+    elif rng is None:
+        ss = np.random.SeedSequence()
+    else:
+        ss = np.random.SeedSequence(int(as_rng(rng).integers(2 ** 63)) if seed is None else seed)
+    out = []
+    for i, child in enumerate(ss.spawn(n_control + n_patient)):
+        g = np.random.default_rng(child)
+        group = "control" if i < n_control else "patient"
+        a, b = (ac, bc) if group == "control" else (ap, bp)
+        out.append(CohortSample(i, group, float(g.beta(a, b)), g))
+    return out
+
+
+def monocyte_cohort(*, n_control: int, n_patient: int, fusion_control=FUSION_CONTROL,
+                    fusion_patient=FUSION_PATIENT, rng=None, **cell_kwargs):
     """A synthetic cohort: control monocytes with fused networks, patients' fragmented.
 
     The degree of fusion of each sample is drawn from a Beta distribution per group
-    (defaults: control Beta(6, 3), mean 0.67; patient Beta(3, 6), mean 0.33, so the
-    groups overlap, as real cohorts do); all network parameters follow from it
+    (defaults :data:`FUSION_CONTROL` Beta(8, 3), mean 0.73; :data:`FUSION_PATIENT`
+    Beta(3, 8), mean 0.27, so the groups overlap, as real cohorts do; drawn by
+    :func:`cohort_samples`); all network parameters follow from it
     (:func:`fijibridge.synth.networks.mito_params`).
 
     Parameters
@@ -674,27 +728,14 @@ def monocyte_cohort(*, n_control: int, n_patient: int, fusion_control=(6.0, 3.0)
     >>> [p.params["group"] for p in cohort]
     ['control', 'patient']
     """
-    n_control = check_positive("n_control", n_control, integer=True, allow_zero=True)
-    n_patient = check_positive("n_patient", n_patient, integer=True, allow_zero=True)
     for key in ("phenotype", "fusion"):
         if key in cell_kwargs:
             raise TypeError(f"monocyte_cohort sets {key!r} itself; remove it from the "
                             "keyword arguments (set fusion_control / fusion_patient instead)")
-    ac, bc = _beta_params("fusion_control", fusion_control)
-    ap, bp = _beta_params("fusion_patient", fusion_patient)
     seed = seed_of(rng)
-    if isinstance(rng, np.random.Generator):
-        ss = np.random.SeedSequence(int(rng.integers(2 ** 63)))
-    elif rng is None:
-        ss = np.random.SeedSequence()
-    else:
-        ss = np.random.SeedSequence(int(as_rng(rng).integers(2 ** 63)) if seed is None else seed)
-    children = ss.spawn(n_control + n_patient)
-    groups = ["control"] * n_control + ["patient"] * n_patient
-    for i, (group, child) in enumerate(zip(groups, children)):
-        g = np.random.default_rng(child)
-        a, b = (ac, bc) if group == "control" else (ap, bp)
-        f = float(g.beta(a, b))
-        ph = cells(fusion=f, phenotype=None, rng=g, **cell_kwargs)
-        ph.params.update(group=group, fusion=f, sample=i, cohort_seed=seed)
+    for s in cohort_samples(n_control=n_control, n_patient=n_patient,
+                            fusion_control=fusion_control, fusion_patient=fusion_patient,
+                            rng=rng):
+        ph = cells(fusion=s.fusion, phenotype=None, rng=s.rng, **cell_kwargs)
+        ph.params.update(group=s.group, fusion=s.fusion, sample=s.index, cohort_seed=seed)
         yield ph

@@ -58,11 +58,12 @@ def test_steps_table_and_adapters():
     assert set(STEPS) == {"subtract_background", "gaussian", "median", "clahe", "tubeness",
                           "sato", "frangi"}
     image = RNG.random((3, 24, 24)).astype(np.float32)
-    for name, (func, per, outputs) in STEPS.items():
+    for name, info in STEPS.items():
+        func, per, outputs = info.func, info.per, info.outputs
         params = inspect.signature(func).parameters
         assert per == "image" and outputs == ("image",)
         assert "image" in params and "spacing" in params
         assert all(p.kind is p.KEYWORD_ONLY for p in params.values())
         assert func(image=image, spacing=(0.5, 0.2, 0.2))["image"].shape == image.shape, name
-    got = STEPS["gaussian"][0](image=image, spacing=(0.5, 0.2, 0.2), sigma_um=0.4)["image"]
+    got = STEPS["gaussian"].func(image=image, spacing=(0.5, 0.2, 0.2), sigma_um=0.4)["image"]
     np.testing.assert_array_equal(got, gaussian(image, sigma_um=0.4, spacing=(0.5, 0.2, 0.2)))
