@@ -63,8 +63,9 @@ def instances(*, mask, image=None, spacing=None, method: str = "connected",
     return {"labels": _labels_dtype(labels)}
 
 
-def segment(*, image, model: str = "nuclei2d", device: str = "cpu"):
-    """Instance segmentation with a trained network (default the shipped ``nuclei2d``)."""
+def segment(*, image, model: str = "nuclei2d", device: str = "auto"):
+    """Instance segmentation with a trained network (default the shipped ``nuclei2d``);
+    ``device`` "auto" takes the GPU when there is one."""
     from .inference import segment as _segment
 
     return {"labels": _labels_dtype(_segment(np.asarray(image), model=model, device=device))}
@@ -106,7 +107,9 @@ def _check_instances(p):
 def _check_segment(p):
     # the model name is checked when the step loads it: its resolver lives beside torch
     # (fijibridge.segment.models), which validation must not import
-    check_param(p, "device", lambda v: choice("device", ["cpu", "cuda"])(str(v).split(":")[0]))
+    from .._core.execution import device_name
+
+    check_param(p, "device", device_name)
 
 
 STEPS = {s.name: s for s in (
