@@ -151,7 +151,7 @@ def fetch_samples(dest=None, *, packages=None, python: str | None = None) -> Pat
 
 
 def load_sample(name: str):
-    """Read a sample as a :class:`fijibridge.TiffImage` (pixels + calibration)."""
+    """Read a sample as a :class:`fijibridge.Image` (pixels, axes, calibration)."""
     from ._core.tiff import read_tiff
 
     return read_tiff(sample_path(name))

@@ -154,6 +154,11 @@ class Image:
         return dict(zip(self.axes, self.shape))
 
     @property
+    def unit(self) -> str:
+        """ImageJ's unit name for ``spacing``: ``"micron"``, or ``"pixel"`` when uncalibrated."""
+        return "micron" if self.calibrated else "pixel"
+
+    @property
     def spacing_um(self) -> dict[str, float | None]:
         """``{"z", "y", "x"}`` → µm, ``None`` where the file states nothing (z: 2D)."""
         names = "zyx" if len(self.spacing) == 3 else "yx"

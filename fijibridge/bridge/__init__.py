@@ -40,7 +40,7 @@ def ndarray_to_imageplus(image, **kwargs):
 
 
 def imageplus_to_ndarray(imp):
-    """``ImagePlus`` → :class:`~fijibridge.TiffImage`; see :func:`.convert.imageplus_to_ndarray`."""
+    """``ImagePlus`` → :class:`~fijibridge.Image`; see :func:`.convert.imageplus_to_ndarray`."""
     from .convert import imageplus_to_ndarray as _f
 
     return _f(imp)

@@ -308,8 +308,8 @@ class MacroResult:
 
     Attributes
     ----------
-    images : dict[str, TiffImage]
-        Images left open, by title (pixels, axes, spacing).
+    images : dict[str, Image]
+        Images left open, by title (pixels, ``TCZYX`` axes, spacing, channel names).
     results : pandas.DataFrame
         The Results table with ImageJ's column names (empty if none).
     log : str
@@ -355,8 +355,7 @@ class MacroResult:
             safe = re.sub(r"[^\w.\-]+", "_", title).strip("._") or "image"
             if safe.lower().endswith((".tif", ".tiff")):
                 safe = safe.rsplit(".", 1)[0]
-            written.append(write_tiff(out / f"{safe}.tif", img.data, spacing=img.spacing,
-                                      axes=img.axes))
+            written.append(write_tiff(out / f"{safe}.tif", img))  # axes, spacing, names
         with atomic_path(out / "results.csv") as tmp:
             self.results.to_csv(tmp, index=False)
         written.append(out / "results.csv")

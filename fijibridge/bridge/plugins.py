@@ -11,13 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from .._core.errors import EngineError
-from .._core.tiff import TiffImage
+from .._core.image import Image
 from ._engines import find_dl2_jar, find_plugin_jars
 
 __all__ = ["find_dl2_jar", "find_plugin_jars", "psf_generator_image"]
 
 
-def psf_generator_image(config, *, session) -> TiffImage:
+def psf_generator_image(config, *, session) -> Image:
     """Run ``PSFGenerator.computeImagePlus(config)`` in ``session`` and copy the result.
 
     PSF Generator's menu command ignores macro options, so this is the entry point its

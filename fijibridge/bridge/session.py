@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from .._core.errors import (EngineError, MacroDialogError, MacroError, MacroTimeoutError)
-from .._core.tiff import TiffImage
+from .._core.image import Image
 from ._engines import EngineSpec, find_plugin_jars, resolve_engine
 from ._runs import MacroRunImages, load_exit_guard
 from .macro import MacroResult, prepare_macro
@@ -178,9 +178,11 @@ class Session:
         ----------
         source : str or pathlib.Path
             Macro text, or a ``Path`` to an ``.ijm`` file.
-        images : dict[str, ndarray or TiffImage], optional
+        images : dict[str, Image or ndarray], optional
             Input images; each is open in ImageJ (batch mode) with its key as title,
-            the last one active.
+            the last one active.  An :class:`~fijibridge.Image` keeps its axes
+            (reordered ``TCZYX`` → ImageJ's ``TZCYX``), spacing and channel names; an
+            array is read as ``YX``/``ZYX``/``CZYX``/``TCZYX`` by its ndim.
         args : dict, optional
             Parameters: they fill the macro's ``#@`` declarations and are what
             ``getArgument()`` returns (``key=value …``).
@@ -373,7 +375,7 @@ class Session:
 
         from .convert import imageplus_to_ndarray
 
-        images: dict[str, TiffImage] = {}
+        images: dict[str, Image] = {}
         for imp in imps:
             title = str(imp.getTitle())
             key, n = title, 2

@@ -26,6 +26,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from ._common import add_common_options, is_quiet, output_file
+
 __all__ = ["add_parser", "run"]
 
 log = logging.getLogger(__name__)
@@ -56,11 +58,14 @@ def add_parser(subparsers):
                    help="keep identifier-like columns (running sample/row numbers, *_id, "
                         "sample, file, image ...) in the automatic feature choice")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("-o", "--output", required=True, metavar="MODEL.skops")
+    add_common_options(t, output_required=True, output_metavar="DIR|MODEL.skops",
+                       output_help="folder for <table>.skops and its report, or the model's "
+                                   "file name")
     q = sub.add_parser("predict", help="predict the classes of a feature table")
     q.add_argument("model", metavar="MODEL.skops")
     q.add_argument("table", metavar="TABLE.csv")
-    q.add_argument("-o", "--output", required=True, metavar="PRED.csv")
+    add_common_options(q, output_required=True, output_metavar="DIR|PRED.csv",
+                       output_help="folder for <table>_predictions.csv, or its file name")
     p.set_defaults(func=run)
     return p
 
@@ -85,15 +90,19 @@ def run(args) -> int:
     from ..classify import (cross_validate, load_model, predict_table, save_model, train_model,
                             write_plots)
 
+    stem = Path(args.table).name.split(".")[0]
     if args.action == "predict":
         table = _read_table(args.table)
         pred = predict_table(load_model(args.model), table)
-        atomic_write_text(args.output, pred.to_csv(index=False))
+        out = output_file(args, f"{stem}_predictions.csv", suffixes=(".csv",))
+        atomic_write_text(out, pred.to_csv(index=False))
+        if not is_quiet(args):
+            print(out)
         return 0
 
     model = check_choice("--model", args.model, _MODELS)
     table = _read_table(args.table)
-    out = Path(args.output)
+    out = output_file(args, f"{stem}.skops", suffixes=(".skops",))
     report = cross_validate(table, label=args.label, group=args.group, model=model,
                             pca=args.pca, n_splits=args.splits, rng=args.seed,
                             exclude=args.exclude, features=args.features,

@@ -14,7 +14,8 @@ Network metrics of a binary mask (one row per image, or per cell with ``--cells`
 
 beside which ``GRAPH.graphml`` (the graph), ``GRAPH.components.csv`` (one row per
 connected component) and ``GRAPH.branches.csv`` (one row per branch) are written.
-Every file is written atomically.  The spacing defaults to the TIFF calibration.
+Every file is written atomically.  The spacing defaults to the file's calibration.
+``-o`` is a folder (the table is ``<input>_features.csv`` in it) or the table's name.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+
+from ._common import add_common_options, output_file, read_input
 
 __all__ = ["add_parser", "run"]
 
@@ -34,9 +37,9 @@ def add_parser(subparsers):
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", metavar="LABELS_OR_MASK.tif",
                    help="label image (morphology) or binary mask (--skeleton), 2D or 3D")
-    p.add_argument("-o", "--output", required=True, metavar="TABLE.csv", help="output CSV")
-    p.add_argument("--image", metavar="IMAGE.tif",
-                   help="intensity image (channels allowed) for intensity columns")
+    p.add_argument("--image", metavar="IMAGE",
+                   help="intensity image (channels allowed, or one chosen with --channel) for "
+                        "intensity columns")
     p.add_argument("--spacing", type=float, nargs="+", metavar="UM",
                    help="voxel size in µm, Z Y X (or Y X); default: the TIFF calibration")
     p.add_argument("--cells", metavar="CELLS.tif", help="cell label image for per-cell results")
@@ -47,14 +50,17 @@ def add_parser(subparsers):
     p.add_argument("--no-feret", action="store_true",
                    help="skip the Feret diameter (slow for very large objects)")
     p.add_argument("--seed", type=int, default=0, help="seed of the Louvain communities")
+    add_common_options(p, output_required=True, output_metavar="DIR|TABLE.csv",
+                       output_help="folder for <input>_features.csv and the files beside it, "
+                                   "or the table's file name", channel=True)
     p.set_defaults(func=run)
     return p
 
 
 def _read_spatial(path, what):
-    from .._core.tiff import read_tiff
+    from ..io import read_image
 
-    tif = read_tiff(path)
+    tif = read_image(path, lazy=False)
     if tif.axes not in ("YX", "ZYX"):
         raise ValueError(f"{what} {str(path)!r} has axes {tif.axes!r}; expected YX or ZYX. "
                          "Split channels / time points first (ImageJ: Image > Stacks)")
@@ -90,9 +96,8 @@ def run(args) -> int:
     import numpy as np
 
     from .._core.options import check_spacing
-    from .._core.tiff import read_tiff
-
-    out = Path(args.output)
+    out = output_file(args, f"{Path(args.input).name.split('.')[0]}_features.csv",
+                      suffixes=(".csv",))
     _check_outputs(args, out)
     labels_tif = _read_spatial(args.input, "input")
     data = labels_tif.data
@@ -104,7 +109,7 @@ def run(args) -> int:
             log.warning("%s has no calibration; using 1 µm voxels (give --spacing)", args.input)
     image = channel_axis = None
     if args.image:
-        img = read_tiff(args.image)
+        img = read_input(args.image, args)  # --channel selects one channel
         if "T" in img.axes:
             raise ValueError(f"--image {args.image!r} has a time axis ({img.axes}); give one "
                              "time point")

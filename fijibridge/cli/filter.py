@@ -1,8 +1,10 @@
-"""``fijibridge filter``: one preprocessing filter on a TIFF, sizes in µm."""
+"""``fijibridge filter``: one preprocessing filter on an image, sizes in µm."""
 
 from __future__ import annotations
 
 import argparse
+
+from ._common import add_common_options, is_quiet, output_file, read_input
 
 __all__ = ["add_parser", "run"]
 
@@ -13,7 +15,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description="Apply one filter to a 2D image or a 3D stack; the spacing comes from "
                     "the file's calibration and is kept in the output. Subtract Background "
                     "gives ImageJ 1.53t's numbers.")
-    p.add_argument("image", metavar="IMAGE", help="TIFF image (2D or Z stack)")
+    p.add_argument("image", metavar="IMAGE",
+                   help="image (2D or Z stack; any format fijibridge reads; --channel picks "
+                        "one channel of a multi-channel file)")
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--subtract-background", type=float, metavar="RADIUS_UM",
                    help="ImageJ's Subtract Background, rolling ball radius in µm")
@@ -30,22 +34,30 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="ImageJ's 'disable smoothing' (Subtract Background)")
     p.add_argument("--create-background", action="store_true",
                    help="write the background instead of subtracting it")
-    p.add_argument("-o", "--output", required=True, metavar="OUT.tif", help="output TIFF")
+    add_common_options(p, output_required=True, output_metavar="DIR|OUT.tif",
+                       output_help="folder for <image>_filtered.tif, or the output TIFF's name",
+                       channel=True)
     p.set_defaults(func=run)
     return p
 
 
 def run(args) -> int:
+    from pathlib import Path
+
     import numpy as np
 
-    from .._core.tiff import read_tiff, write_tiff
+    from .._core.tiff import write_tiff
     from .. import filters
 
-    tiff = read_tiff(args.image)
-    image = tiff.data
+    output = output_file(args, f"{Path(args.image).name.split('.')[0]}_filtered.tif",
+                         suffixes=(".tif", ".tiff"))
+    tiff = read_input(args.image, args)
+    image = tiff.to_ndarray()
     if tiff.axes not in ("YX", "ZYX"):
         raise ValueError(f"{args.image}: filters need a 2D image or a Z stack; got axes "
-                         f"{tiff.axes!r} (shape {image.shape}); split channels/frames first")
+                         f"{tiff.axes!r} (shape {image.shape}); choose one channel with "
+                         f"--channel NAME_OR_INDEX (channels: {tiff._channel_list()}) or split "
+                         "frames first")
     spacing = tiff.spacing
     if args.subtract_background is not None:
         out = filters.subtract_background(
@@ -67,5 +79,7 @@ def run(args) -> int:
         out = filters.frangi(image, sigmas_um=args.frangi, spacing=spacing)
     if out.dtype == np.float64:
         out = out.astype(np.float32)
-    write_tiff(args.output, out, spacing=spacing, axes=tiff.axes, unit=tiff.unit)
+    write_tiff(output, tiff.with_data(out))  # the input's axes, calibration and channel name
+    if not is_quiet(args):
+        print(output)
     return 0

@@ -2,7 +2,9 @@
 
 Each sub-command lives in its own module ``fijibridge.cli.<name>`` that defines
 ``add_parser(subparsers)`` (creating its parser and setting ``func=run``) and
-``run(args) -> int``.  Those modules import heavy packages (torch, the bridge) only
+``run(args) -> int``; ``add_parser`` ends with
+:func:`fijibridge.cli._common.add_common_options` (``-o/--output-dir``, ``--device``,
+``--quiet``, ``--channel``: the same meaning in every command).  Those modules import heavy packages (torch, the bridge) only
 inside ``run``, so ``fijibridge --help`` stays fast and starts no JVM.
 
 Errors: a :class:`~fijibridge.FijiBridgeError`, ``ValueError``, ``TypeError``, any
@@ -22,6 +24,7 @@ import os
 import sys
 
 from .._core.errors import FijiBridgeError, MacroError
+from ._common import add_common_options
 
 __all__ = ["main", "build_parser", "COMMANDS"]
 
@@ -48,20 +51,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"{__package__}.{name}")
-        except ModuleNotFoundError as e:
-            if e.name == f"{__package__}.{name}":
-                continue  # command not built yet
-            raise
-        module.add_parser(sub)
+        importlib.import_module(f"{__package__}.{name}").add_parser(sub)
+        _ensure_common(sub.choices[name])
     return parser
+
+
+def _ensure_common(parser: argparse.ArgumentParser) -> None:
+    """Every (sub-)command has the shared options (``--quiet`` at least); a command's own
+    ``add_common_options`` call has already added the ones it uses, which are kept."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        add_common_options(parser, output=False)
+    for action in subs:
+        for child in set(action.choices.values()):
+            _ensure_common(child)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
+    if getattr(args, "quiet", False):  # every command's --quiet (cli/_common.py)
+        level = logging.ERROR
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if args.verbose < 2:
         # tifffile logs what is wrong with a broken file; read_tiff turns it into the one-line

@@ -2,7 +2,7 @@
 
 Examples::
 
-    fijibridge psf --config bw.config -o psf.tif
+    fijibridge psf --config bw.config -o psf.tif      # or -o DIR: DIR/psf.tif
     fijibridge psf --model BW --na 1.4 --wavelength 610 --ni 1.518 \\
         --shape 32 64 64 --spacing 0.25 0.1 0.1 -o psf.tif
 
@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+
+from ._common import add_common_options, output_file
 
 __all__ = ["add_parser", "run"]
 
@@ -44,8 +46,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--engine", choices=("native", "imagej", "fiji"), default="native",
                         help="native (default), or the real PSF Generator plugin in ImageJ/Fiji "
                              "(with --config)")
-    parser.add_argument("-o", "--output", required=True, metavar="PSF.tif",
-                        help="output ImageJ TIFF")
     parser.add_argument("--shape", nargs="+", type=int, metavar="N",
                         help="size in voxels: Z Y X (or Y X for one plane); required with --model")
     parser.add_argument("--spacing", nargs="+", type=float, metavar="UM",
@@ -70,6 +70,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                              "any work (default: the memory available now)")
     parser.add_argument("--normalize", default="max", choices=("max", "sum"),
                         help="scale to max 1 (PSF Generator) or sum 1 (deconvolution)")
+    add_common_options(parser, output_required=True, output_metavar="DIR|PSF.tif",
+                       output_help="folder for psf.tif, or the output TIFF's name")
     parser.set_defaults(func=run)
     return parser
 
@@ -85,7 +87,8 @@ def run(args) -> int:
 
     from .._core.outputs import check_not_input
 
-    check_not_input({"-o": args.output}, {"--config": args.config})
+    output = output_file(args, "psf.tif", suffixes=(".tif", ".tiff"))
+    check_not_input({"-o": output}, {"--config": args.config})
     if args.max_memory is not None and not args.max_memory > 0:
         raise ValueError(f"--max-memory must be > 0 MB; got {args.max_memory}")
     max_memory = None if args.max_memory is None else args.max_memory * 2**20
@@ -100,7 +103,7 @@ def run(args) -> int:
             from ..psf.plugin import run_psf_generator
 
             result = run_psf_generator(args.config, engine=args.engine)
-            out = write_tiff(args.output, result.data, spacing=result.spacing, axes=result.axes)
+            out = write_tiff(output, result)
             log.info("wrote PSF Generator's PSF from %s to %s", args.config, out)
             return 0
         cfg = psfconfig.read_psfgen_config(args.config)
@@ -140,6 +143,6 @@ def run(args) -> int:
                                      max_memory=max_memory, **params)
         spacing = tuple(float(s) for s in spacing)
         what = model
-    out = write_tiff(args.output, psf, spacing=spacing)
+    out = write_tiff(output, psf, spacing=spacing)
     log.info("wrote %s PSF %s (%s) to %s", what, psf.shape, psf.dtype, out)
     return 0

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+from ._common import add_common_options, is_quiet
+
 __all__ = ["add_parser", "run"]
 
 log = logging.getLogger(__name__)
@@ -24,9 +26,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--input", action="append", metavar="PATH",
                    help="input TIFFs: a file, folder or glob (repeatable); replaces the "
                         "file's items source (e.g. the synthetic cohort)")
-    p.add_argument("-o", "--output-dir", metavar="DIR",
-                   help="default results/<pipeline name>; a folder apart from the inputs "
-                        "(neither holding them nor inside an input folder)")
     p.add_argument("--resume", action="store_true",
                    help="skip items whose outputs exist for the same parameters and inputs")
     p.add_argument("--executor", default=None, help="sequential, processes or dask "
@@ -43,6 +42,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--small", action="store_const", const="small", dest="profile",
                    help="same as --profile small")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_common_options(p, output_help="default results/<pipeline name>; a folder apart "
+                                      "from the inputs (neither holding them nor inside an "
+                                      "input folder)")
     p.set_defaults(func=run)
     return p
 
@@ -61,7 +63,8 @@ def run(args) -> int:
            confined_path("results", spec.name, what="pipeline name (default output folder)"))
     summary = run_pipeline(spec, output_dir=out, inputs=args.input, resume=args.resume,
                            executor=executor, workers=args.workers, scheduler=args.scheduler,
-                           progress=not args.no_progress, overrides=overrides)
+                           progress=not (args.no_progress or is_quiet(args)),
+                           overrides=overrides)
     for sid, m in summary.metrics.items():
         acc = m.get("accuracy")
         if acc is not None:

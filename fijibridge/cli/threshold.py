@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._common import add_common_options, output_file, read_input
+
 __all__ = ["add_parser", "run"]
 
 
@@ -12,7 +14,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "threshold", help="ImageJ's auto-threshold (lower, upper) of an image",
         description="Compute ImageJ's setAutoThreshold values (identical to ImageJ 1.53t) "
                     "for one method or all 16.")
-    p.add_argument("image", metavar="IMAGE", help="TIFF image (8-, 16- or 32-bit, 2D or stack)")
+    p.add_argument("image", metavar="IMAGE",
+                   help="image (8-, 16- or 32-bit, 2D or stack; any format fijibridge reads; "
+                        "--channel picks one channel)")
     p.add_argument("--method", default="Default", metavar="NAME|all",
                    help="ImageJ method name (Default, Huang, …, Yen) or 'all' (default: Default)")
     p.add_argument("--dark", action="store_true", help="dark background (bright objects)")
@@ -20,8 +24,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="ImageJ's '16-bit' keyword (ignored by ImageJ 1.53t, and here)")
     p.add_argument("--stack", action="store_true", help="one histogram of all planes")
     p.add_argument("--json", action="store_true", help='print {"Method": [lower, upper], …}')
-    p.add_argument("-o", "--output", metavar="MASK.tif",
-                   help="write the mask (0/255 uint8, ImageJ TIFF) of the first method")
+    add_common_options(p, output_metavar="DIR|MASK.tif", channel=True,
+                       output_help="write the mask (0/255 uint8, ImageJ TIFF) of the first "
+                                   "method: into DIR as <image>_mask.tif, or as MASK.tif")
     p.set_defaults(func=run)
     return p
 
@@ -31,7 +36,7 @@ def _memory_map(path):
 
     Only an uncompressed, contiguous 8-, 16- or 32-bit (Y, X) or (Z, Y, X) TIFF is mapped;
     anything else (compressed, RGB, hyperstack, truncated, not a TIFF) returns ``None`` and
-    is read, and checked, by :func:`~fijibridge._core.tiff.read_tiff`.
+    is read, and checked, by :func:`~fijibridge.read_image`.
     """
     import numpy as np
     import tifffile
@@ -43,7 +48,7 @@ def _memory_map(path):
             if axes not in ("YX", "ZYX") or series.dataoffset is None:
                 return None
         data = tifffile.memmap(path, mode="r")
-    except Exception:  # noqa: BLE001 - anything odd: read_tiff reads it and names the problem
+    except Exception:  # noqa: BLE001 - anything odd: read_image reads it and names the problem
         return None
     if data.dtype not in (np.uint8, np.uint16, np.float32) or data.ndim != len(axes):
         return None
@@ -53,26 +58,32 @@ def _memory_map(path):
 def run(args) -> int:
     import json
     import math
+    from pathlib import Path
 
     import numpy as np
 
     from .._core.outputs import check_not_input
-    from .._core.tiff import read_tiff, write_tiff
+    from .._core.tiff import write_tiff
     from ..segment.thresholds import ALL_METHODS, thresholds
 
-    check_not_input({"-o": args.output}, {"IMAGE": args.image})
+    output = output_file(args, f"{Path(args.image).name.split('.')[0]}_mask.tif",
+                         suffixes=(".tif", ".tiff"))
+    check_not_input({"-o": output}, {"IMAGE": args.image})
     methods = ALL_METHODS if args.method.lower() == "all" else (args.method,)
     # the stack histogram reads a memory-mapped stack plane by plane (peak ~ one plane);
     # a mask (-o) needs the calibration, so the file is read as a whole then
-    image = _memory_map(args.image) if args.stack and not args.output else None
+    image = None
+    if args.stack and not output and args.channel is None:
+        image = _memory_map(args.image)
     if image is None:
-        tiff = read_tiff(args.image)
-        image, axes = tiff.data, tiff.axes
+        tiff = read_input(args.image, args)
+        image, axes = tiff.to_ndarray(), tiff.axes
     else:
         axes = "ZYX" if image.ndim == 3 else "YX"
     if image.ndim > 3:
         raise ValueError(f"{args.image}: thresholds need a 2D image or a 3D stack; got axes "
-                         f"{axes!r} (shape {image.shape}); split channels/frames first")
+                         f"{axes!r} (shape {image.shape}); choose a channel with --channel "
+                         "NAME_OR_INDEX, or split frames first")
     if image.dtype not in (np.uint8, np.uint16, np.float32):
         raise TypeError(f"{args.image}: ImageJ thresholds 8-, 16- or 32-bit images; got "
                         f"{image.dtype}")
@@ -86,7 +97,7 @@ def run(args) -> int:
     else:
         for m, (lo, up) in values.items():
             print(f"{m}\t{lo:.17g}\t{up:.17g}")
-    if args.output:
+    if output:
         first = next(iter(values))
         lo, up = values[first]
         mask = np.zeros(image.shape, np.uint8)
@@ -94,5 +105,5 @@ def run(args) -> int:
             planes = zip(mask, image) if image.ndim == 3 else [(mask, image)]
             for out, plane in planes:  # plane by plane: no whole-stack boolean temporaries
                 out[(plane >= lo) & (plane <= up)] = 255
-        write_tiff(args.output, mask, spacing=tiff.spacing, axes=tiff.axes)
+        write_tiff(output, tiff.with_data(mask))
     return 0

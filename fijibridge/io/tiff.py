@@ -203,8 +203,12 @@ def _read_series(tif, series_list, index, path: Path, *, max_memory, lazy, probl
         labels = ij.get("Labels")
         if isinstance(labels, (list, tuple)) and "C" in axes and ij.get("channels"):
             nc = int(ij["channels"])
-            if len(labels) == nc and all(labels):
-                channels = tuple(str(s) for s in labels)
+            first = [str(s).split("\n")[0] for s in labels[:nc]]
+            # one label per channel, or ImageJ's slice labels (every plane: C fastest)
+            per_plane = len(labels) % nc == 0 and all(
+                str(s).split("\n")[0] == first[i % nc] for i, s in enumerate(labels))
+            if len(first) == nc and all(first) and (len(labels) == nc or per_plane):
+                channels = tuple(first)
     else:
         page = tif.pages[0]
         runit = page.tags.get("ResolutionUnit")

@@ -81,15 +81,10 @@ def _write_ome_tiff(path: Path, image: Image, *, compression) -> Path:
 def _write_imagej(path: Path, image: Image, *, compression) -> Path:
     from .._core.tiff import write_tiff
 
-    # explicit reorder TCZYX → ImageJ's TZCYX (only the axes present)
-    target = "".join(a for a in "TZCYX" if a in image.axes)
-    data = image.to_ndarray(axes=target)
-    spacing = image.spacing
-    unit = "micron" if image.calibrated else "pixel"
     if image.calibrated and "Z" in image.axes and image.spacing_um["z"] is None:
         log.info("%s: unknown Z step written as 1 µm (ImageJ has no 'unknown')", path)
-    return write_tiff(path, data, spacing=spacing, axes=target, unit=unit,
-                      compression=compression)
+    # write_tiff reorders TCZYX → ImageJ's TZCYX and keeps spacing, unit and channel names
+    return write_tiff(path, image, compression=compression)
 
 
 _NGFF_TYPES = {"T": "time", "C": "channel", "Z": "space", "Y": "space", "X": "space"}

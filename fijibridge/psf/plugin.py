@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .._core.errors import PluginMissingError
-from .._core.tiff import TiffImage
+from .._core.image import Image
 
 __all__ = ["run_psf_generator", "INSTALL_HINT"]
 
@@ -22,7 +22,7 @@ INSTALL_HINT = ("download PSF_Generator.jar from https://bigwww.epfl.ch/algorith
                 "computes the same PSF natively")
 
 
-def run_psf_generator(config, *, session=None, engine: str = "auto") -> TiffImage:
+def run_psf_generator(config, *, session=None, engine: str = "auto") -> Image:
     """Compute a PSF with the installed PSF Generator from its configuration file.
 
     Parameters
@@ -34,7 +34,7 @@ def run_psf_generator(config, *, session=None, engine: str = "auto") -> TiffImag
 
     Returns
     -------
-    TiffImage
+    Image
         The plugin's output (float32 unless the config asks for 8/16 bits), with the
         voxel size of the configuration (the plugin itself writes none).
 
@@ -56,4 +56,5 @@ def run_psf_generator(config, *, session=None, engine: str = "auto") -> TiffImag
 
     out = psf_generator_image(path, session=session)
     spacing = cfg.spacing if "Z" in out.axes else cfg.spacing[1:]
-    return TiffImage(data=out.data, axes=out.axes, spacing=tuple(spacing))
+    return out.with_data(out.data, spacing=tuple(spacing), calibrated=True,
+                         spacing_known=None)

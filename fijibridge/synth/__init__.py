@@ -9,6 +9,8 @@ Importing this package is cheap: the generators load on first use.
 * :mod:`fijibridge.synth.deform` — :func:`elastic_deform`
 * :mod:`fijibridge.synth.microscope` — :func:`simulate_microscope`, :func:`make_psf`,
   :func:`gaussian_psf`, :func:`psf_sigma`, :func:`convolve_psf`
+* :mod:`fijibridge.synth.render` — :func:`render_phantoms` (phantoms through a
+  microscope, written as files with their ground truth)
 
 All return or take a :class:`Phantom` (ground-truth image, labels, class mask,
 graph, parameters, spacing in µm).
@@ -23,7 +25,7 @@ __all__ = [
     "CohortSample", "FUSION_CONTROL", "FUSION_PATIENT", "mitochondria", "mito_params",
     "graph_to_graphml", "graph_from_graphml", "graph_length", "elastic_deform",
     "simulate_microscope", "make_psf", "gaussian_psf", "psf_sigma", "convolve_psf",
-    "KINDS", "make_phantom",
+    "KINDS", "make_phantom", "render_phantoms",
 ]
 
 _WHERE = {
@@ -37,6 +39,7 @@ _WHERE = {
     "simulate_microscope": ".microscope", "make_psf": ".microscope",
     "gaussian_psf": ".microscope", "psf_sigma": ".microscope", "convolve_psf": ".microscope",
     "KINDS": "._kinds", "make_phantom": "._kinds",
+    "render_phantoms": ".render",
 }
 
 

@@ -17,17 +17,12 @@ read noise (ADU), ``B`` the bit depth.  Convolution is an FFT product (real FFTs
 PSFs
 ----
 ``make_psf`` builds a PSF from the optics.  ``model="gaussian"`` is the separable
-Gaussian approximation of Zhang et al. (2007); ``model="born_wolf"`` takes the
-Born & Wolf model of :mod:`fijibridge.psf` (when that package provides one);
-``model="auto"`` uses Born & Wolf when it is there and otherwise the Gaussian,
-logging which one it used.
+Gaussian approximation of Zhang et al. (2007); ``model="born_wolf"`` (and ``"auto"``, the
+same) takes the Born & Wolf model of :mod:`fijibridge.psf`.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import inspect
 import logging
 import math
 
@@ -145,46 +140,6 @@ def gaussian_psf(*, spacing, sigma_um, shape=None, truncate: float = 4.0) -> np.
     return psf / psf.sum()
 
 
-def _born_wolf_provider():
-    """The Born & Wolf function of :mod:`fijibridge.psf`, or None when there is none."""
-    if importlib.util.find_spec("fijibridge.psf") is None:
-        return None
-    try:
-        module = importlib.import_module("fijibridge.psf")
-    except ImportError as e:  # a half-written package must not break synthesis
-        log.info("fijibridge.psf present but not importable (%s)", e)
-        return None
-    for name in ("born_wolf", "born_wolf_psf", "psf_born_wolf"):
-        fn = getattr(module, name, None)
-        if callable(fn):
-            return fn
-    return None
-
-
-def _call_born_wolf(fn, *, shape, spacing, na, wavelength_um, refractive_index):
-    """Call ``fijibridge.psf``'s Born & Wolf function with the arguments it names."""
-    sig = inspect.signature(fn)
-    names = set(sig.parameters)
-    kwargs = {}
-    for key, value in (("shape", shape), ("spacing", spacing), ("na", na),
-                       ("refractive_index", refractive_index), ("ni", refractive_index)):
-        if key in names:
-            kwargs[key] = value
-    if "wavelength_um" in names:
-        kwargs["wavelength_um"] = wavelength_um
-    elif "wavelength_nm" in names:
-        kwargs["wavelength_nm"] = wavelength_um * 1e3
-    elif "wavelength" in names:
-        kwargs["wavelength"] = wavelength_um * 1e3 if _wants_nm(fn) else wavelength_um
-    psf = np.asarray(fn(**kwargs), dtype=np.float64)
-    return psf
-
-
-def _wants_nm(fn) -> bool:
-    doc = inspect.getdoc(fn) or ""
-    return "nm" in doc.split("wavelength", 1)[-1][:200] if "wavelength" in doc else False
-
-
 def make_psf(*, spacing, na: float = 1.4, wavelength_um: float = 0.52,
              refractive_index: float = 1.518, model: str = "auto", mode: str = "widefield",
              shape=None) -> np.ndarray:
@@ -198,9 +153,8 @@ def make_psf(*, spacing, na: float = 1.4, wavelength_um: float = 0.52,
     na, wavelength_um, refractive_index, mode
         Optics, see :func:`psf_sigma`.
     model : {'auto', 'gaussian', 'born_wolf'}
-        ``'born_wolf'`` uses :mod:`fijibridge.psf` and raises
-        :class:`~fijibridge.FijiBridgeError` when it is not available;
-        ``'auto'`` falls back to ``'gaussian'`` then (logged at INFO).
+        ``'born_wolf'`` (and ``'auto'``, kept as its alias) uses
+        :func:`fijibridge.psf.born_wolf`.
     shape : sequence of int, optional
         Odd PSF size; default covers ±4 sigma of the Gaussian approximation
         (±6 sigma for Born & Wolf, whose rings and axial cone reach further; pass a
@@ -221,33 +175,25 @@ def make_psf(*, spacing, na: float = 1.4, wavelength_um: float = 0.52,
                           refractive_index=refractive_index, mode=mode)
     sigmas = (s_z, s_xy, s_xy)[-ndim:]
     if model in ("auto", "born_wolf"):
-        fn = _born_wolf_provider()
-        if fn is None and model == "born_wolf":
-            raise FijiBridgeError("model='born_wolf' needs fijibridge.psf with a born_wolf "
-                                  "function, which this installation lacks; use "
-                                  "model='gaussian' (or 'auto' to fall back)")
-        if fn is not None:
-            if mode != "widefield":
-                log.info("fijibridge.psf Born & Wolf is a widefield model; squaring it for "
-                         "mode=%r", mode)
-            if shape is None:  # Airy rings and the axial cone reach further: ±6 sigma
-                shp = [2 * int(math.ceil(6 * sg / d)) + 1 for sg, d in zip(sigmas, spacing)]
-            else:
-                shp = [int(n) for n in shape]
-            psf = _call_born_wolf(fn, shape=tuple(shp), spacing=spacing, na=na,
-                                  wavelength_um=wavelength_um,
-                                  refractive_index=refractive_index)
-            if mode == "confocal":
-                psf = psf ** 2
-            if ndim == 2 and psf.ndim == 3 and psf.shape[0] == 1:
-                psf = psf[0]
-            if psf.ndim != ndim or not np.all(np.isfinite(psf)) or psf.sum() <= 0:
-                raise FijiBridgeError(f"fijibridge.psf.{fn.__name__} returned an unusable PSF "
-                                      f"(shape {psf.shape}); use model='gaussian'")
-            log.info("PSF: Born & Wolf from fijibridge.psf.%s, shape %s", fn.__name__, psf.shape)
-            return psf / psf.sum()
-        log.info("PSF: fijibridge.psf has no Born & Wolf model here; using the Gaussian "
-                 "approximation (model='gaussian' to silence this, 'born_wolf' to require it)")
+        from ..psf.optical import born_wolf
+
+        if mode != "widefield":
+            log.info("Born & Wolf is a widefield model; squaring it for mode=%r", mode)
+        if shape is None:  # Airy rings and the axial cone reach further: ±6 sigma
+            shp = [2 * int(math.ceil(6 * sg / d)) + 1 for sg, d in zip(sigmas, spacing)]
+        else:
+            shp = [int(n) for n in shape]
+        psf = np.asarray(born_wolf(tuple(shp), spacing=spacing, na=na, ni=refractive_index,
+                                   wavelength_nm=wavelength_um * 1e3), dtype=np.float64)
+        if mode == "confocal":
+            psf = psf ** 2
+        if ndim == 2 and psf.ndim == 3 and psf.shape[0] == 1:
+            psf = psf[0]
+        if psf.ndim != ndim or not np.all(np.isfinite(psf)) or psf.sum() <= 0:
+            raise FijiBridgeError(f"the Born & Wolf PSF is unusable (shape {psf.shape}); use "
+                                  "model='gaussian'")
+        log.info("PSF: Born & Wolf (fijibridge.psf.born_wolf), shape %s", psf.shape)
+        return psf / psf.sum()
     return gaussian_psf(spacing=spacing, sigma_um=sigmas, shape=shape)
 
 

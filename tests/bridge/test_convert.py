@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from fijibridge import TiffImage
+from fijibridge import Image, TiffImage
 
 pytestmark = pytest.mark.imagej
 
-SHAPES = {"YX": (7, 9), "ZYX": (3, 7, 9), "CYX": (2, 7, 9), "ZCYX": (3, 2, 7, 9),
-          "TZCYX": (2, 3, 2, 7, 9), "TYX": (4, 7, 9), "TZYX": (2, 3, 7, 9)}
+SHAPES = {"YX": (7, 9), "ZYX": (3, 7, 9), "CYX": (2, 7, 9), "CZYX": (2, 3, 7, 9),
+          "TCZYX": (2, 2, 3, 7, 9), "TYX": (4, 7, 9), "TZYX": (2, 3, 7, 9)}
 
 
 def _random(shape, dtype, rng):
@@ -81,8 +81,8 @@ def test_bad_shapes(imagej):
 
     with pytest.raises(ValueError, match="2 to 5 dimensions"):
         ndarray_to_imageplus(np.zeros(5, np.uint8))
-    with pytest.raises(ValueError, match="not in ImageJ order"):
-        ndarray_to_imageplus(np.zeros((2, 3, 4, 4), np.uint8), axes="CZYX")
+    with pytest.raises(ValueError, match="distinct letters"):
+        ndarray_to_imageplus(np.zeros((2, 3, 4, 4), np.uint8), axes="CZXY")
 
 
 def test_rgb_comes_back_as_three_channels(imagej):
@@ -103,3 +103,24 @@ def test_uncalibrated_tiff_reaches_imagej_in_pixels(imagej):
     img = TiffImage(data=np.zeros((4, 4), np.uint8), axes="YX", spacing=(1.0, 1.0),
                     unit="pixel", calibrated=False)
     assert str(ndarray_to_imageplus(img).getCalibration().getUnit()) == "pixel"
+
+
+def test_czyx_image_reaches_imagej_in_its_plane_order_with_channel_names(imagej):
+    """TCZYX → ImageJ's (c, z, t) planes explicitly; names as slice labels; and back."""
+    from fijibridge.bridge import imageplus_to_ndarray, ndarray_to_imageplus
+
+    data = np.zeros((2, 3, 4, 5), np.uint16)  # C Z Y X
+    for c in range(2):
+        for z in range(3):
+            data[c, z] = 10 * z + c
+    img = Image(data, axes="CZYX", spacing=(0.5, 0.1, 0.2), channels=("DAPI", "Mito"))
+    imp = ndarray_to_imageplus(img, title="two")
+    assert list(imp.getDimensions()) == [5, 4, 2, 3, 1]
+    for c in range(2):
+        for z in range(3):
+            index = int(imp.getStackIndex(c + 1, z + 1, 1))
+            assert imp.getStack().getProcessor(index).get(0, 0) == 10 * z + c
+            assert str(imp.getStack().getSliceLabel(index)) == ("DAPI", "Mito")[c]
+    back = imageplus_to_ndarray(imp)
+    assert (back.axes, back.channels, back.spacing) == ("CZYX", ("DAPI", "Mito"), (0.5, 0.1, 0.2))
+    np.testing.assert_array_equal(back.data, data)

@@ -103,6 +103,28 @@ def test_calibration_reaches_macro_and_comes_back(imagej):
     assert r.images["v"].spacing == (0.5, 0.1, 0.2)
 
 
+def test_two_channel_stack_round_trip_keeps_channel_order_spacing_and_names(imagej, tmp_path):
+    """A CZYX Image through a real macro (which edits channel 2 only) and back to a file."""
+    from fijibridge import Image, read_image
+
+    rng = np.random.default_rng(3)
+    data = rng.integers(0, 1000, (2, 4, 6, 7)).astype(np.uint16)  # C Z Y X
+    img = Image(data, axes="CZYX", spacing=(0.3, 0.0655, 0.0655), channels=("DAPI", "Mito"))
+    r = imagej.run_macro('Stack.setChannel(2);\nfor (z = 1; z <= 4; z++) {\n'
+                         '  Stack.setSlice(z);\n  run("Set...", "value=7 slice");\n}\n'
+                         'getVoxelSize(w, h, d, unit);\nprint(d);', images={"cells": img})
+    back = r.images["cells"]
+    assert back.axes == "CZYX" and back.channels == ("DAPI", "Mito")
+    assert back.spacing == pytest.approx((0.3, 0.0655, 0.0655))
+    np.testing.assert_array_equal(back.data[0], data[0])  # channel 1 untouched, in place
+    assert (back.data[1] == 7).all()
+    assert float(r.log.strip()) == pytest.approx(0.3)
+    (saved,) = [p for p in r.save(tmp_path) if p.suffix == ".tif"]
+    again = read_image(saved)
+    assert (again.axes, again.channels) == ("CZYX", ("DAPI", "Mito"))
+    np.testing.assert_array_equal(again.data, back.data)
+
+
 def test_syntax_error_has_file_and_line(imagej, tmp_path):
     path = tmp_path / "broken.ijm"
     path.write_text("a = 1;\nb = 2;\nc = a + ;\nprint(c);\n")

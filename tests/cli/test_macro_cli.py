@@ -80,7 +80,7 @@ def test_bad_inputs_clear_error_no_partial_output(imagej, tmp_path, case, nuclei
     done = fijibridge("macro", macro, *args, "--output-dir", out)
     assert done.returncode != 0
     message = done.stderr.strip().splitlines()[-1]
-    expected = {"missing_macro": "nothere.ijm", "corrupt_tiff": "not a TIFF",
+    expected = {"missing_macro": "nothere.ijm", "corrupt_tiff": "look like a TIFF",
                 "truncated_tiff": "truncated", "bad_image_option": "TITLE=PATH",
                 "unknown_parameter": "Did you mean 'method'", "float64_tiff": "float64"}[case]
     assert expected in message, done.stderr

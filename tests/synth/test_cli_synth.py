@@ -62,11 +62,11 @@ def test_phantoms_with_psf_file_and_no_microscope(tmp_path):
 
 @pytest.mark.parametrize("argv, match", [
     (["--kind", "nucleus"], "Did you mean 'nuclei'"),
-    (["--kind", "cells", "--ndim", "4"], "--ndim must be 2 or 3"),
-    (["--kind", "cells", "--spacing", "0.1", "0.1", "0.1"], "--spacing needs 2 values"),
+    (["--kind", "cells", "--ndim", "4"], "ndim must be 2 or 3"),
+    (["--kind", "cells", "--spacing", "0.1", "0.1", "0.1"], "spacing needs 2 values"),
     (["--kind", "nuclei", "--phenotype", "fused"], "apply to mito and cells"),
     (["--kind", "mito", "--wavelength", "0.52"], "in nm"),
-    (["--kind", "mito", "--psf", "airy"], "--psf must be"),
+    (["--kind", "mito", "--psf", "airy"], "psf must be"),
     (["--kind", "mito", "--z-step", "2"], "applies to 3D"),
 ])
 def test_bad_arguments_exit_2(tmp_path, capsys, argv, match):
