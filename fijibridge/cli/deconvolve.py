@@ -57,7 +57,9 @@ def add_parser(subparsers):
     p.add_argument("--progress", action="store_true", help="show a progress bar")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads (default: the cores available to this process)")
-    p.add_argument("-o", "--output", required=True, help="output ImageJ TIFF")
+    p.add_argument("-o", "--output-dir", "--output", dest="output", required=True,
+                   metavar="DIR|OUT.tif",
+                   help="output folder (writes IMAGE_deconv.tif there) or output ImageJ TIFF")
     p.set_defaults(func=run)
     return p
 
@@ -133,8 +135,11 @@ def run(args) -> int:
 
     opts = _options(args)
     out = Path(args.output)
+    if out.is_dir() or (not out.exists() and not out.suffix):
+        out.mkdir(parents=True, exist_ok=True)  # a folder: named after the image
+        out = out / f"{Path(opts.image).name.split('.')[0]}_deconv.tif"
     if out.suffix.lower() not in (".tif", ".tiff"):
-        raise ValueError(f"-o must name a .tif file; got {str(out)!r}")
+        raise ValueError(f"-o must name a folder or a .tif file; got {str(out)!r}")
     from .._core.outputs import check_not_input
 
     check_not_input({"-o": out, "--stats": args.stats, "--plot": args.plot},

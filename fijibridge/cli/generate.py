@@ -29,7 +29,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="generator .pt, model folder, or shipped name (pix2pix_nuclei2d)")
     p.add_argument("--masks", required=True, metavar="DIR",
                    help="folder of TIFF masks (labels or classes), or one TIFF")
-    p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
+    p.add_argument("-o", "--output-dir", "--output", dest="output", required=True, metavar="DIR",
+                   help="output folder")
     p.add_argument("--tile", type=int, default=256, help="tile size in pixels (default 256)")
     p.add_argument("--overlap", type=float, default=0.25,
                    help="fraction of a tile shared with its neighbour (default 0.25)")

@@ -29,11 +29,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+", metavar="IMAGE", help="TIFF files or folders of them")
     p.add_argument("--model", default="nuclei2d",
                    help="shipped model name (nuclei2d) or checkpoint file/folder")
-    out = p.add_mutually_exclusive_group()
-    out.add_argument("--output-dir", metavar="DIR", default=None,
-                     help="folder for NAME_labels.tif and NAME_overlay.png (default: .)")
-    out.add_argument("-o", "--output", metavar="LABELS.tif", default=None,
-                     help="label file for a single input image")
+    p.add_argument("-o", "--output-dir", "--output", dest="output_dir",
+                   metavar="DIR|LABELS.tif", default=None,
+                   help="folder for NAME_labels.tif and NAME_overlay.png (default: .), or, "
+                   "for a single input image, the label file itself (a name ending in .tif)")
     p.add_argument("--device", default="auto",
                    help="auto (default: CUDA if available, then MPS, else CPU), cpu, cuda, "
                    "cuda:N or mps; a device that is absent is an error")
@@ -122,11 +121,13 @@ def run(args) -> int:
     from ..segment.models import load_model
 
     files = collect_images(args.images)
-    if args.output and len(files) != 1:
-        raise ValueError(f"-o/--output names one label file but {len(files)} images were given; "
-                         "use --output-dir for several")
-    out_dir = Path(args.output_dir) if args.output_dir else Path(".")
-    planned = plan_outputs(files, out_dir=out_dir, output=args.output,
+    target = Path(args.output_dir) if args.output_dir else Path(".")
+    as_file = target.suffix.lower() in (".tif", ".tiff") and not target.is_dir()
+    if as_file and len(files) != 1:
+        raise ValueError(f"-o {str(target)!r} names one label file but {len(files)} images "
+                         "were given; give a folder for several")
+    out_dir = target.parent if as_file else target
+    planned = plan_outputs(files, out_dir=out_dir, output=target if as_file else None,
                            overlay=not args.no_overlay)
     from .._core.execution import resolve_device
 

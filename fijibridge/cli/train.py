@@ -23,6 +23,7 @@ def _train_unet(args) -> int:
     from ..segment.training import load_config, train
 
     cfg = load_config(args.config)
+    apply_output_dir(cfg, args)
     result = train(cfg, resume=args.resume, max_steps=args.max_steps, device=args.device)
     summary = {"best_checkpoint": str(result.best_checkpoint), "best_metric": result.best_metric,
                "steps": result.steps, "minutes": round(result.minutes, 2),
@@ -52,11 +53,22 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="continue from last.pt in the config's output folder")
     p.add_argument("--max-steps", type=int, default=None,
                    help="override training.max_steps (e.g. to extend a run with --resume)")
+    p.add_argument("-o", "--output-dir", dest="output_dir", metavar="DIR", default=None,
+                   help="override the config's output.dir (checkpoints, logs, plots)")
     p.add_argument("--device", default=None,
                    help="override training.device (auto | cpu | cuda | cuda:N | mps; the "
                    "configs' default is auto)")
     p.set_defaults(func=run)
     return p
+
+
+def apply_output_dir(cfg, args) -> None:
+    """``-o/--output-dir`` replaces the config's ``output.dir`` (made absolute, so it does
+    not depend on the config file's folder)."""
+    from pathlib import Path
+
+    if getattr(args, "output_dir", None):
+        cfg.output.dir = str(Path(args.output_dir).resolve())
 
 
 def run(args) -> int:

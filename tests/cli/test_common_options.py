@@ -158,9 +158,11 @@ def test_every_command_has_quiet_and_writers_have_output_dir():
         for leaf in leaves(p):
             assert "--quiet" in leaf._option_string_actions, leaf.prog
     writers = ["threshold", "psf", "features", "macro", "filter", "run", "deconvolve",
-               "generate", "segment"]
+               "generate", "segment", "train"]
     for name in writers:
-        assert "-o" in sub.choices[name]._option_string_actions, name
+        opts = sub.choices[name]._option_string_actions
+        assert "-o" in opts and "--output-dir" in opts, name
+        assert opts["-o"] is opts["--output-dir"], name  # one option, two spellings
     for name in ("threshold", "filter", "features"):
         assert "--channel" in sub.choices[name]._option_string_actions, name
 
@@ -176,3 +178,29 @@ def test_device_rejects_others_with_the_allowed_set(capsys):
     with pytest.raises(SystemExit):
         parser.parse_args(["--device", "gpu"])
     assert "auto, cpu, cuda, cuda:N or mps" in capsys.readouterr().err
+
+
+def test_deconvolve_output_dir_names_the_file_after_the_image(tmp_path):
+    """``deconvolve -o DIR`` writes DIR/<image>_deconv.tif, calibration kept."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from fijibridge import read_tiff, write_tiff
+
+    rng = np.random.default_rng(0)
+    img = rng.poisson(50, (8, 32, 32)).astype(np.float32)
+    psf = np.zeros((5, 9, 9), np.float32)
+    psf[2, 4, 4] = 1
+    write_tiff(tmp_path / "cells.tif", img, spacing=(0.3, 0.1, 0.1))
+    write_tiff(tmp_path / "psf.tif", psf, spacing=(0.3, 0.1, 0.1))
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-m", "fijibridge.cli.main", "deconvolve",
+                        str(tmp_path / "cells.tif"), "--psf", str(tmp_path / "psf.tif"),
+                        "--algorithm", "RL 3", "--output-dir", str(out), "--quiet"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    got = read_tiff(out / "cells_deconv.tif")
+    assert got.data.shape == img.shape
+    np.testing.assert_allclose(got.spacing, (0.3, 0.1, 0.1), rtol=1e-6)

@@ -25,6 +25,10 @@ def run_train(kind: str, args) -> int:
     from .training import train
 
     cfg = load_config(args.config, model=kind)
+    if getattr(args, "output_dir", None):  # -o/--output-dir replaces output.dir
+        from pathlib import Path
+
+        cfg.output.dir = str(Path(args.output_dir).resolve())
     result = train(cfg, resume=bool(getattr(args, "resume", False)),
                    max_steps=getattr(args, "max_steps", None),
                    device=getattr(args, "device", None))
