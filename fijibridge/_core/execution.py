@@ -242,3 +242,13 @@ def as_execution(execution=None, **overrides) -> Execution:
                         f"{type(execution).__name__}")
     given = {k: v for k, v in overrides.items() if v is not None}
     return dataclasses.replace(execution, **given) if given else execution
+
+
+def device_field(description: str = "auto | cpu | cuda | cuda:N | mps"):
+    """A pydantic field type for a config's ``device`` (default "auto"), spelling checked
+    by :func:`device_name` when the config is read (no torch import)."""
+    from typing import Annotated
+
+    from pydantic import AfterValidator, Field
+
+    return Annotated[str, AfterValidator(device_name), Field(description=description)]

@@ -86,33 +86,27 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fijibridge: interrupted", file=sys.stderr)
         return 130
-    except MacroError as e:  # already 'file:line: message'
+    except (FijiBridgeError, OSError, MemoryError, ValueError, TypeError) as e:
         if args.debug:
             raise
-        print(f"fijibridge {args.command}: {e}", file=sys.stderr)
-        return 1
-    except FijiBridgeError as e:
-        if args.debug:
-            raise
-        print(f"fijibridge {args.command}: {type(e).__name__}: {_one_line(e)}", file=sys.stderr)
-        return 1
-    except OSError as e:  # FileNotFoundError, NotADirectoryError, PermissionError, ENOSPC …
-        if args.debug:
-            raise
-        print(f"fijibridge {args.command}: {type(e).__name__}: {_os_message(e)}", file=sys.stderr)
-        return 1
-    except MemoryError as e:
-        if args.debug:
-            raise
-        print(f"fijibridge {args.command}: MemoryError: not enough memory{': ' if str(e) else ''}"
-              f"{_one_line(e)} (use a smaller input, or the command's --max-memory where it has "
-              "one)", file=sys.stderr)
-        return 1
-    except (ValueError, TypeError) as e:
-        if args.debug:
-            raise
-        print(f"fijibridge {args.command}: invalid input: {_one_line(e)}", file=sys.stderr)
-        return 2
+        print(f"fijibridge {args.command}: {_error_line(e)}", file=sys.stderr)
+        return 2 if isinstance(e, (ValueError, TypeError)) and not isinstance(
+            e, (FijiBridgeError, OSError)) else 1
+
+
+def _error_line(e: BaseException) -> str:
+    """One line for an error that ends a command: a macro error as ``file:line: message``,
+    our own errors with their class name, OS errors naming their path, bad input marked."""
+    if isinstance(e, MacroError):
+        return str(e)
+    if isinstance(e, FijiBridgeError):
+        return f"{type(e).__name__}: {_one_line(e)}"
+    if isinstance(e, OSError):  # FileNotFoundError, NotADirectoryError, PermissionError, ENOSPC …
+        return f"{type(e).__name__}: {_os_message(e)}"
+    if isinstance(e, MemoryError):
+        return (f"MemoryError: not enough memory{': ' if str(e) else ''}{_one_line(e)} (use a "
+                "smaller input, or the command's --max-memory where it has one)")
+    return f"invalid input: {_one_line(e)}"
 
 
 def _one_line(e: BaseException) -> str:

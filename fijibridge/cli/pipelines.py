@@ -11,11 +11,14 @@ import argparse
 __all__ = ["add_parser", "run"]
 
 
+#: ``fijibridge pipelines --help``
+DESCRIPTION = ("List the pipelines shipped with fijibridge; run one with `fijibridge run NAME`, "
+               "or copy its file (--path) to adapt it.")
+
+
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "pipelines", help="list the shipped pipelines (run them by name)",
-        description="List the pipelines shipped with fijibridge; run one with "
-                    "`fijibridge run NAME`, or copy its file (--path) to adapt it.")
+    p = subparsers.add_parser("pipelines", description=DESCRIPTION,
+                              help="list the shipped pipelines (run them by name)")
     p.add_argument("--path", action="store_true", help="also print each pipeline's file")
     p.set_defaults(func=run)
     return p

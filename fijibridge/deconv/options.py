@@ -59,6 +59,26 @@ def format_number(value) -> str:
     return repr(value)
 
 
+
+def _dl2_words(text: str, flag: str, what: str, allowed, most: int) -> list[str]:
+    """The words of a DL2 option's value (1 to ``most``), or ValueError naming the flag."""
+    parts = text.split()
+    if not parts or len(parts) > most:
+        raise ValueError(f"{flag} expects 'XY Z' {what}, allowed {', '.join(allowed)}; "
+                         f"got {text!r}")
+    return parts
+
+
+def _upper_choices(obj, what: str, allowed) -> None:
+    """Check the ``xy`` and ``z`` fields of a frozen options dataclass against
+    ``allowed`` (case-insensitive) and store them in upper case."""
+    for name in ("xy", "z"):
+        value = getattr(obj, name)
+        if not isinstance(value, str) or value.upper() not in allowed:
+            raise ValueError(f"{what} {name} must be one of {', '.join(allowed)}; got "
+                             f"{value!r}.{did_you_mean(str(value).upper(), allowed)}")
+        object.__setattr__(obj, name, value.upper())
+
 @dataclasses.dataclass(frozen=True)
 class Padding:
     """DL2 padding: lateral (XY) and axial (Z) rule plus a minimum extension in voxels.
@@ -77,12 +97,7 @@ class Padding:
     ext_z: int = 0
 
     def __post_init__(self):
-        for name in ("xy", "z"):
-            value = getattr(self, name)
-            if not isinstance(value, str) or value.upper() not in PADDINGS:
-                raise ValueError(f"pad {name} must be one of {', '.join(PADDINGS)}; got {value!r}."
-                                 f"{did_you_mean(str(value).upper(), PADDINGS)}")
-            object.__setattr__(self, name, value.upper())
+        _upper_choices(self, "pad", PADDINGS)
         for name in ("ext_xy", "ext_z"):
             value = getattr(self, name)
             if isinstance(value, bool) or int(value) != value or value < 0:
@@ -91,10 +106,7 @@ class Padding:
 
     @classmethod
     def from_dl2(cls, text: str) -> "Padding":
-        parts = text.split()
-        if not parts or len(parts) > 4:
-            raise ValueError(f"-pad expects 'XY Z' padding names (e.g. '-pad E2 E2'), allowed "
-                             f"{', '.join(PADDINGS)}; got {text!r}")
+        parts = _dl2_words(text, "-pad", "padding names (e.g. '-pad E2 E2')", PADDINGS, 4)
         names = [p for p in parts if not _NUMBER.fullmatch(p)]
         for n in names:
             if n.upper() not in PADDINGS:
@@ -152,19 +164,11 @@ class Apodization:
     z: str = "NO"
 
     def __post_init__(self):
-        for name in ("xy", "z"):
-            value = getattr(self, name)
-            if not isinstance(value, str) or value.upper() not in APODIZATIONS:
-                raise ValueError(f"apo {name} must be one of {', '.join(APODIZATIONS)}; got "
-                                 f"{value!r}.{did_you_mean(str(value).upper(), APODIZATIONS)}")
-            object.__setattr__(self, name, value.upper())
+        _upper_choices(self, "apo", APODIZATIONS)
 
     @classmethod
     def from_dl2(cls, text: str) -> "Apodization":
-        parts = text.split()
-        if not parts or len(parts) > 2:
-            raise ValueError(f"-apo expects 'XY Z' window names (e.g. '-apo HANN HANN'), allowed "
-                             f"{', '.join(APODIZATIONS)}; got {text!r}")
+        parts = _dl2_words(text, "-apo", "window names (e.g. '-apo HANN HANN')", APODIZATIONS, 2)
         return cls(parts[0], parts[1] if len(parts) > 1 else "NO")
 
     def to_dl2(self) -> str:

@@ -136,3 +136,13 @@ def build_image(data, axes, dist, channels, scenes, index, fmt, path, time_inter
     return Image(data=data, axes=axes, spacing=spacing, spacing_known=known,
                  calibrated=x is not None, channels=channels, time_interval_s=time_interval,
                  scenes=scenes, scene=index, format=fmt, source=str(path))
+
+
+def open_or_fail(opener, path, fmt: str):
+    """``opener(path)``, with any error of a format library (they raise many types on
+    broken files) turned into one :class:`ImageFormatError` naming the file and format."""
+    try:
+        return opener(path)
+    except Exception as e:  # noqa: BLE001 - the library's own error is named in the message
+        raise ImageFormatError(f"cannot read {str(path)!r} as {fmt} ({type(e).__name__}: {e}); "
+                               "the file is corrupt or truncated") from e

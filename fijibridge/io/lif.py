@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .._core.errors import ImageFormatError
 from .._core.image import Image
-from ._common import build_image, check_scene, to_tczyx
+from ._common import build_image, check_scene, open_or_fail, to_tczyx
 from ._units import length_to_um, time_to_s
 
 __all__ = ["read"]
@@ -22,11 +22,7 @@ def read(path, *, scene=None, max_memory: int, lazy=None) -> Image:
     import liffile
 
     path = Path(path)
-    try:
-        lif = liffile.LifFile(path)
-    except Exception as e:  # liffile raises many types on broken files
-        raise ImageFormatError(f"cannot read {str(path)!r} as LIF ({type(e).__name__}: {e}); "
-                               "the file is corrupt or truncated") from e
+    lif = open_or_fail(liffile.LifFile, path, "LIF")
     try:
         images = list(lif.images)
         if not images:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .._core.errors import ImageFormatError
 from .._core.image import Image
-from ._common import build_image, check_scene, to_tczyx
+from ._common import build_image, check_scene, open_or_fail, to_tczyx
 from ._units import time_to_s
 
 __all__ = ["read"]
@@ -17,11 +17,7 @@ def read(path, *, scene=None, max_memory: int, lazy=None) -> Image:
     import nd2
 
     path = Path(path)
-    try:
-        f = nd2.ND2File(path)
-    except Exception as e:  # nd2 raises many types on broken files
-        raise ImageFormatError(f"cannot read {str(path)!r} as ND2 ({type(e).__name__}: {e}); "
-                               "the file is corrupt or truncated") from e
+    f = open_or_fail(nd2.ND2File, path, "ND2")
     try:
         sizes = dict(f.sizes)
         scenes = int(sizes.get("P", 1))

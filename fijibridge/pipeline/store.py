@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._core.atomic import atomic_write_bytes, atomic_write_text
+from .._core.atomic import atomic_write_bytes, atomic_write_text, file_sha256
 from .._core.image import AXES, Image, check_axes
 from .._core.paths import UnsafePathError, confined_path
 from .._core.steps import Png
@@ -220,11 +220,8 @@ def to_tiff_image(image: Image) -> TiffImage:
 
 
 def file_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    """SHA-256 of a file (inputs, outputs and macros are recorded by it)."""
+    return file_sha256(path)
 
 
 # ----------------------------------------------------------------------------- manifests

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._core.atomic import atomic_path, atomic_write_text
+from .._core.atomic import atomic_path, atomic_write_text, file_sha256
 from .._core.errors import ModelError
 from .._core.modelfile import load_torchscript
 from .._core.yamlsafe import load_file as load_yaml_file
@@ -121,12 +121,7 @@ def export_torchscript(model, path, *, activation: bool = True, check: bool = Tr
     return Path(path)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+_sha256 = file_sha256
 
 
 def _cover(image, probs, path: Path) -> None:

@@ -42,6 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .._core.atomic import atomic_path, atomic_write_text
 from .._core.errors import ModelError
 from .._core.config import as_config, explain_validation_error, read_config_file
+from .._core.execution import device_field
 from .._core.options import did_you_mean
 
 __all__ = ["TrainConfig", "load_config", "parse_config", "train", "TrainResult",
@@ -49,6 +50,9 @@ __all__ = ["TrainConfig", "load_config", "parse_config", "train", "TrainResult",
 
 log = logging.getLogger(__name__)
 
+
+#: a config's device: checked when the file is read
+DeviceName = device_field()
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -138,17 +142,10 @@ class TrainingSection(_Section):
     num_threads: int | None = Field(1, ge=1)
     init_from: str | None = None
     max_minutes: float | None = Field(None, gt=0)
-    device: str = "auto"
+    device: DeviceName = "auto"
     val_roi_size: int = Field(256, ge=8)
     calibrate_postprocessing: bool = True
     progress: bool = True
-
-    @field_validator("device")
-    @classmethod
-    def _device_name(cls, v):
-        from .._core.execution import device_name
-
-        return device_name(v)
 
 
 class OutputSection(_Section):

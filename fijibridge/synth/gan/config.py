@@ -27,6 +27,7 @@ from typing import Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..._core.config import explain_validation_error, read_config_file
+from ..._core.execution import device_field
 from ..._core.options import did_you_mean
 
 __all__ = ["GanConfig", "load_config", "parse_config", "MODELS", "PHANTOM_MASKS"]
@@ -36,6 +37,9 @@ MODELS = ("pix2pix", "vox2vox", "cyclegan")
 #: synthetic mask sources for ``data.masks: phantom:KIND`` (CycleGAN domain B)
 PHANTOM_MASKS = ("nuclei", "golgi")
 
+
+#: a config's device: checked when the file is read
+DeviceName = device_field()
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -92,19 +96,12 @@ class TrainingSection(_Section):
     steps: int = Field(1000, ge=1)
     batch_size: int = Field(4, ge=1)
     lr: float = Field(2e-4, gt=0)
-    device: str = Field("auto", description="auto | cpu | cuda | cuda:N | mps")
+    device: DeviceName = "auto"
     num_threads: Optional[int] = Field(None, ge=1, description="torch CPU threads")
     max_minutes: Optional[float] = Field(None, gt=0, description="stop (and save) after this")
     checkpoint_every: int = Field(250, ge=1)
     sample_every: int = Field(250, ge=1)
     log_every: int = Field(10, ge=1)
-
-    @field_validator("device")
-    @classmethod
-    def _device_name(cls, v):
-        from ..._core.execution import device_name
-
-        return device_name(v)
 
 
 class OutputSection(_Section):

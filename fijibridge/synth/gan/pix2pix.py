@@ -7,10 +7,9 @@ torch only (no torchvision); importing this module imports torch, so
 
 References
 ----------
-.. [1] Isola P, Zhu J-Y, Zhou T, Efros AA (2017) Image-to-image translation with
-   conditional adversarial networks. CVPR, 1125–1134. doi:10.1109/CVPR.2017.632
-.. [2] Cirillo MD, Abramian D, Eklund A (2021) Vox2Vox: 3D-GAN for brain tumour
-   segmentation. BrainLes 2020, LNCS 12658, 274–284. doi:10.1007/978-3-030-72084-1_25
+Isola et al. (2017), pix2pix, doi:10.1109/CVPR.2017.632, and Cirillo et al. (2021),
+Vox2Vox, doi:10.1007/978-3-030-72084-1_25 (full entries in
+:mod:`fijibridge.synth.gan.networks`).
 """
 
 from __future__ import annotations
