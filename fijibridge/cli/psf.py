@@ -7,26 +7,17 @@ Examples::
         --shape 32 64 64 --spacing 0.25 0.1 0.1 -o psf.tif
 
 The output is an ImageJ TIFF (float32, unless the configuration asks for 8 or 16
-bits) with the voxel size as calibration, written atomically.
+bits) with the voxel size as calibration, written atomically.  This command is
+:func:`fijibridge.psf.render.render_psf`.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 
 from ._common import add_common_options, output_file
 
 __all__ = ["add_parser", "run"]
-
-log = logging.getLogger(__name__)
-
-# option dest -> keyword of the model functions
-_MODEL_OPTIONS = {
-    "na": "na", "wavelength": "wavelength_nm", "ni": "ni", "ns": "ns", "ti": "ti_um",
-    "particle_z": "particle_z_nm", "accuracy": "accuracy", "axial": "axial",
-    "focus": "focus_nm", "defocus": "defocus_nm", "bessel_j2": "bessel_j2",
-}
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -77,72 +68,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    import inspect
-
-    import numpy as np
-
-    from .._core.options import did_you_mean
-    from .._core.tiff import write_tiff
-    from ..psf import config as psfconfig
-
-    from .._core.outputs import check_not_input
+    from ..psf.render import MODEL_OPTIONS, render_psf
 
     output = output_file(args, "psf.tif", suffixes=(".tif", ".tiff"))
-    check_not_input({"-o": output}, {"--config": args.config})
-    if args.max_memory is not None and not args.max_memory > 0:
-        raise ValueError(f"--max-memory must be > 0 MB; got {args.max_memory}")
-    max_memory = None if args.max_memory is None else args.max_memory * 2**20
-    given = {dest: getattr(args, dest) for dest in _MODEL_OPTIONS if getattr(args, dest) is not None}
-    if args.config is not None:
-        if given or args.shape is not None or args.spacing is not None:
-            names = ["--" + d.replace("_", "-") for d in given]
-            names += [n for n, v in (("--shape", args.shape), ("--spacing", args.spacing)) if v]
-            raise ValueError(f"--config takes every parameter from the file; remove "
-                             f"{', '.join(names)} (or use --model instead of --config)")
-        if args.engine != "native":
-            from ..psf.plugin import run_psf_generator
-
-            result = run_psf_generator(args.config, engine=args.engine)
-            out = write_tiff(output, result)
-            log.info("wrote PSF Generator's PSF from %s to %s", args.config, out)
-            return 0
-        cfg = psfconfig.read_psfgen_config(args.config)
-        spacing = cfg.spacing
-        if args.normalize == "sum":
-            psf = cfg.generate(normalize="sum", dtype=np.float32, max_memory=max_memory)
-        else:
-            psf = psfconfig.apply_psfgen_output(cfg.generate(normalize="max", dtype=np.float64,
-                                                             max_memory=max_memory),
-                                                output_type=cfg.output_type, scale=cfg.scale)
-        what = f"{cfg.model} from {args.config}"
-    else:
-        if args.engine != "native":
-            raise ValueError("--engine imagej|fiji runs the real plugin from a configuration "
-                             "file: use it with --config FILE")
-        if args.shape is None:
-            raise ValueError("--shape Z Y X (voxels) is required with --model")
-        model = psfconfig.check_model(args.model)
-        func = {"BW": psfconfig.born_wolf, "GL": psfconfig.gibson_lanni,
-                "RW": psfconfig.richards_wolf}.get(model, psfconfig.lateral_axial)
-        accepted = set(inspect.signature(func).parameters)
-        params = {}
-        for dest, value in given.items():
-            keyword = _MODEL_OPTIONS[dest]
-            if keyword not in accepted:
-                usable = sorted("--" + d.replace("_", "-") for d, k in _MODEL_OPTIONS.items()
-                                if k in accepted)
-                raise ValueError(f"option --{dest.replace('_', '-')} does not apply to model "
-                                 f"{model}; its options: {', '.join(usable)}."
-                                 f"{did_you_mean(dest, [u[2:] for u in usable])}")
-            params[keyword] = value
-        spacing = args.spacing
-        if spacing is None:
-            spacing = (0.25, 0.1, 0.1)[-len(args.shape):]
-        psf = psfconfig.generate_psf(model, tuple(args.shape), spacing=tuple(spacing),
-                                     normalize=args.normalize, dtype=np.float32,
-                                     max_memory=max_memory, **params)
-        spacing = tuple(float(s) for s in spacing)
-        what = model
-    out = write_tiff(output, psf, spacing=spacing)
-    log.info("wrote %s PSF %s (%s) to %s", what, psf.shape, psf.dtype, out)
+    render_psf(output, config=args.config, model=args.model, engine=args.engine,
+               shape=args.shape, spacing=args.spacing, normalize=args.normalize,
+               options={name: getattr(args, name) for name in MODEL_OPTIONS},
+               max_memory_mb=args.max_memory)
     return 0

@@ -85,3 +85,19 @@ def test_bad_arguments_exit_2_with_a_clear_message(files, tmp_path, capsys):
     assert main(["features", str(tmp_path / "empty.tif"), "-o", out]) == 2
     assert "no object" in capsys.readouterr().err
     assert main(["features", str(tmp_path / "missing.tif"), "-o", out]) == 1
+
+
+def test_measure_files_is_the_command_and_returns_what_it_wrote(files, tmp_path):
+    """The library function the command calls: the files it lists are the files written."""
+    from fijibridge.features.measure import measure_files
+
+    assert main(["features", str(files["labels"]), "--cells", str(files["cells"]),
+                 "--no-feret", "-o", str(tmp_path / "cli.csv")]) == 0
+    written = measure_files(files["labels"], output=tmp_path / "lib.csv", cells=files["cells"],
+                            feret=False)
+    assert [p.name for p in written] == ["lib.csv", "lib.summary.csv", "lib.cells.csv"]
+    assert all(p.is_file() for p in written)
+    pd.testing.assert_frame_equal(pd.read_csv(written[0]), pd.read_csv(tmp_path / "cli.csv"))
+    with pytest.raises(ValueError, match="-o"):
+        measure_files(files["labels"], output=files["cells"].with_suffix(".csv"),
+                      cells=files["cells"].with_suffix(".csv"))

@@ -65,3 +65,17 @@ def test_bad_config_file(tmp_path, capsys):
     assert not out.exists()
     assert main(["psf", "--config", str(tmp_path / "missing.config"), "-o", str(out)]) == 1
     assert main(["psf", "--config", str(config), "--na", "1.2", "-o", str(out)]) == 2
+
+
+def test_render_psf_is_the_command_and_checks_option_names(tmp_path):
+    """The library function the command calls: same file, and its own argument checks."""
+    from fijibridge.psf.render import render_psf
+
+    argv = ["--model", "BW", "--na", "1.4", "--shape", "4", "8", "8"]
+    assert main(["psf", *argv, "-o", str(tmp_path / "cli.tif")]) == 0
+    written = render_psf(tmp_path / "lib.tif", model="BW", shape=(4, 8, 8), options={"na": 1.4})
+    assert written == tmp_path / "lib.tif"
+    np.testing.assert_array_equal(read_tiff(written).data, read_tiff(tmp_path / "cli.tif").data)
+    with pytest.raises(ValueError, match="Did you mean 'na'"):
+        render_psf(tmp_path / "x.tif", model="BW", shape=(4, 8, 8), options={"nna": 1.4})
+    assert not (tmp_path / "x.tif").exists()
