@@ -42,6 +42,12 @@ def test_wheel_ships_every_pipeline_and_macro_of_the_tree(wheel_names):
             assert f"fijibridge/_shipped/{folder}/{f.name}" in wheel_names
 
 
+def test_wheel_ships_the_macro_exit_guard(wheel_names):
+    """Without the compiled guard a macro's System.exit would end the Python process."""
+    assert "fijibridge/bridge/java/fijibridge/ExitGuard.class" in wheel_names
+    assert "fijibridge/bridge/java/ExitGuard.java" in wheel_names
+
+
 def test_wheel_leaves_out_research_and_tests(wheel_names):
     bad = [n for n in wheel_names if n.startswith(("tests/", "experiments/", "benchmarks/"))
            or "/experiments/" in n or "/v1/" in n or n.endswith(".log")
