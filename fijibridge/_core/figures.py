@@ -1,7 +1,7 @@
 """Figures drawn on matplotlib's Agg canvas, without pyplot and without a global backend.
 
-``matplotlib.use(...)`` in library code changes the backend of the whole process
-(a user's notebook or GUI included); a :class:`matplotlib.figure.Figure` attached to
+Setting a matplotlib backend in library code changes it for the whole process (a
+user's notebook or GUI included); a :class:`matplotlib.figure.Figure` attached to
 its own :class:`~matplotlib.backends.backend_agg.FigureCanvasAgg` draws and saves
 PNGs with no global state and needs no ``close``.  matplotlib is imported inside.
 """

@@ -9,12 +9,15 @@ from ._common import add_common_options, is_quiet, output_file, read_input
 __all__ = ["add_parser", "run"]
 
 
+#: ``fijibridge filter --help``
+DESCRIPTION = ("Apply one filter to a 2D image or a 3D stack; the spacing comes from the file's "
+               "calibration and is kept in the output. Subtract Background gives ImageJ "
+               "1.53t's numbers.")
+
+
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "filter", help="background subtraction, smoothing and ridge filters (sizes in µm)",
-        description="Apply one filter to a 2D image or a 3D stack; the spacing comes from "
-                    "the file's calibration and is kept in the output. Subtract Background "
-                    "gives ImageJ 1.53t's numbers.")
+    p = subparsers.add_parser("filter", description=DESCRIPTION, help="background subtraction, "
+                              "smoothing and ridge filters (sizes in µm)")
     p.add_argument("image", metavar="IMAGE",
                    help="image (2D or Z stack; any format fijibridge reads; --channel picks "
                         "one channel of a multi-channel file)")
