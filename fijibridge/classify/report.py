@@ -133,7 +133,7 @@ def plot_distributions(table, path, *, features, label: str, ncols: int = 4,
     features = list(features)
     ncols = max(1, min(ncols, len(features)))
     nrows = -(-len(features) // ncols)
-    fig = _figure((2.8 * ncols, 2.3 * nrows + 0.4))
+    fig = _figure((2.8 * ncols, 2.3 * nrows + 0.6))
     fig.set_dpi(80)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax in axes[len(features):]:
@@ -149,9 +149,10 @@ def plot_distributions(table, path, *, features, label: str, ncols: int = 4,
         ax.set_xticks(range(1, len(classes) + 1), classes, fontsize=7)
         ax.tick_params(axis="y", labelsize=7)
         ax.set_title(f, fontsize=8)
-    fig.suptitle(f"{len(features)} features by {label}; one point per {unit}", fontsize=10)
+    fig.suptitle(f"{len(features)} features by {label}; one point per {unit}", fontsize=10,
+                 y=1 - 0.15 / (2.3 * nrows + 0.6))
     # fixed spacing: tight_layout measures every text and costs seconds for 30 panels
-    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.04, top=1 - 0.45 / (2.3 * nrows + 0.4),
+    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.04, top=1 - 0.75 / (2.3 * nrows + 0.6),
                         wspace=0.35, hspace=0.45)
     return _save(fig, path, tight=False)
 

@@ -153,6 +153,12 @@ def classify(*, table, meta, label: str = "condition", group: str | None = "indi
     else:
         out["individuals"] = data
     report["figures"], report["tables"] = figures, tables
+    warnings = [f"column {c!r} left out of the features: it looks like an identifier ({why})"
+                for c, why in rep["excluded_identifiers"].items()]
+    if ind is not None and (ind["n_cells"] < 2).any():
+        few = ind.loc[ind["n_cells"] < 2, group].astype(str).tolist()
+        warnings.append(f"{len(few)} {group}(s) with a single cell: {', '.join(few)}")
+    report["warnings"] = warnings
     out["report"] = report
     return out
 
