@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .._core.options import check_choice
-from .table import _require_column, feature_columns
+from .table import _require_column, feature_columns, identifier_columns
 
 __all__ = ["aggregate_individuals", "STATISTICS"]
 
@@ -56,8 +56,10 @@ def aggregate_individuals(table: pd.DataFrame, *, group: str = "individual",
     pandas.DataFrame
         Columns ``group``, ``label``, ``n_cells``, ``n_items`` (when the table has an
         ``item`` column), then the summarised features; rows sorted by ``group``.
-        ``result.attrs["features"]`` lists the feature columns and
-        ``result.attrs["stat"]`` the statistics.
+        ``result.attrs["features"]`` lists the feature columns,
+        ``result.attrs["stat"]`` the statistics and
+        ``result.attrs["excluded_identifiers"]`` the identifier-like columns left out
+        (``{column: reason}``; see :func:`fijibridge.classify.table.identifier_columns`).
 
     Raises
     ------
@@ -83,10 +85,17 @@ def aggregate_individuals(table: pd.DataFrame, *, group: str = "individual",
         _require_column(table, label, "class (label)")
     if table.empty:
         raise ValueError("the table has no rows; no individual to summarise")
+    ids = {}
     if features is None:
         skip = set(exclude) | ({label} if label else set()) | {"n_cells", "n_items"}
-        features = feature_columns(table, exclude=skip, group=group,
-                                   keep_id_columns=keep_id_columns)
+        features = feature_columns(table, exclude=skip, group=group, keep_id_columns=True)
+        if not keep_id_columns:
+            ids = identifier_columns(table, group=group, columns=features)
+            if ids:
+                log.warning("left out as identifier-like (not features): %s; name them in "
+                            "features= or pass keep_id_columns=True to use them",
+                            ", ".join(f"{c} ({why})" for c, why in ids.items()))
+            features = [f for f in features if f not in ids]
     features = [f for f in features if f not in (group, label)]
     missing = [f for f in features if f not in table.columns]
     if missing:
@@ -118,6 +127,7 @@ def aggregate_individuals(table: pd.DataFrame, *, group: str = "individual",
             names.append(name)
     out.attrs["features"] = names
     out.attrs["stat"] = stats
+    out.attrs["excluded_identifiers"] = ids
     few = out.loc[out["n_cells"] < 2, group].tolist()
     if few:
         log.warning("%d %s(s) with a single cell: %s", len(few), group,

@@ -98,7 +98,8 @@ def classify(*, table, meta, label: str = "condition", group: str | None = "indi
               "n_rows": int(len(data)), "n_groups": int(data[group].nunique()) if group else None,
               "metrics": metrics, "confusion_matrix": rep["confusion_matrix"],
               "classes": rep["classes"], "features": rep["features"],
-              "excluded_identifiers": rep["excluded_identifiers"],
+              "excluded_identifiers": ind.attrs["excluded_identifiers"] if group
+              else rep["excluded_identifiers"],
               "importance": rep["importance"]}
     out["confusion"] = _png(plot_confusion, rep, unit=units)
     figures["confusion"] = (
@@ -154,7 +155,7 @@ def classify(*, table, meta, label: str = "condition", group: str | None = "indi
         out["individuals"] = data
     report["figures"], report["tables"] = figures, tables
     warnings = [f"column {c!r} left out of the features: it looks like an identifier ({why})"
-                for c, why in rep["excluded_identifiers"].items()]
+                for c, why in report["excluded_identifiers"].items()]
     if ind is not None and (ind["n_cells"] < 2).any():
         few = ind.loc[ind["n_cells"] < 2, group].astype(str).tolist()
         warnings.append(f"{len(few)} {group}(s) with a single cell: {', '.join(few)}")
