@@ -86,11 +86,13 @@ def _colours(classes):
     return {c: palette[i % len(palette)] for i, c in enumerate(classes)}
 
 
-def plot_pca(table, path, *, features, label: str, names: str | None = None):
+def plot_pca(table, path, *, features, label: str, names: str | None = None,
+             unit: str = "row"):
     """Rows of ``table`` (one per individual) on their first two principal components.
 
     The features are standardised first (as in the classifiers); each point is
-    coloured by ``label`` and, with ``names``, annotated with that column.
+    coloured by ``label`` and, with ``names``, annotated with that column; ``unit`` names
+    what a row is (``"individual"``) in the title.
     """
     from sklearn.decomposition import PCA
     from sklearn.preprocessing import StandardScaler
@@ -116,7 +118,7 @@ def plot_pca(table, path, *, features, label: str, names: str | None = None):
             ax.annotate(name, (x0, y0), fontsize=6, xytext=(2, 2), textcoords="offset points")
     ax.set_xlabel(f"PC1 ({100 * ratio[0]:.0f} % of variance)")
     ax.set_ylabel(f"PC2 ({100 * ratio[1]:.0f} % of variance)")
-    ax.set_title(f"PCA of {len(Z)} rows, {len(features)} standardised features")
+    ax.set_title(f"PCA of {len(Z)} {unit}s, {len(features)} standardised features")
     ax.legend(title=label, fontsize=8)
     return _save(fig, path)
 

@@ -133,7 +133,7 @@ def classify(*, table, meta, label: str = "condition", group: str | None = "indi
     base = ind if ind is not None else data
     order = sorted(features, key=lambda f: -rep["importance"]["values"].get(f, 0.0))
     out["pca"] = _png(plot_pca, base, features=features, label=label,
-                      names=group if ind is not None and len(ind) <= 60 else None)
+                      names=group if ind is not None and len(ind) <= 60 else None, unit=unit)
     figures["pca"] = (f"The {len(base)} {units} on the first two principal components of "
                       f"their {len(features)} standardised features, coloured by {label}.")
     out["distributions"] = _png(plot_distributions, base, features=order, label=label,
