@@ -233,3 +233,56 @@ def test_report_renders_in_headless_chromium(run, tmp_path):
     assert px.shape == (2000, 1200) and px.min() < 100 and (px < 250).mean() > 0.01
     print(f"chromium: dump + screenshot in {seconds:.1f} s; report "
           f"{(out / 'report.html').stat().st_size / 1e3:.0f} kB")
+
+
+def test_links_to_items_from_nested_folders_with_odd_names(tmp_path):
+    """Items from files in sub-folders with a space, '#' and '%' in their names: each is
+    listed with the file it came from, every link resolves."""
+    import numpy as np
+    import tifffile
+
+    rng = np.random.default_rng(0)
+    names = ["ctrl A/ind#1/cell 50%.tif", "ctrl A/ind#2/b.tif", "pat/ind3/c.tif"]
+    for name in names:
+        img = np.zeros((40, 40), np.uint16)
+        img[10:20, 10:20] = 1000
+        img += rng.integers(0, 50, img.shape, dtype=np.uint16)
+        (tmp_path / "in" / name).parent.mkdir(parents=True, exist_ok=True)
+        tifffile.imwrite(tmp_path / "in" / name, img, imagej=True, resolution=(5.0, 5.0),
+                         metadata={"unit": "micron"})
+    (tmp_path / "p.yml").write_text(
+        "version: 1\nname: odd\nsteps:\n"
+        "  - id: mask\n    threshold: {method: Otsu}\n    inputs: {image: input.image}\n"
+        "  - id: lab\n    instances: {}\n    inputs: {mask: mask.mask}\n"
+        "  - id: overlay\n    overlay: {}\n    inputs: {image: input.image, labels: lab.labels}\n")
+    s = run_pipeline(load_pipeline(tmp_path / "p.yml"), output_dir=tmp_path / "out",
+                     inputs=[str(tmp_path / "in")], progress=False)
+    assert s.ok, s.failures
+    dom = _dom(s.report_html.read_text(encoding="utf-8"))
+    assert len([i for i in dom.imgs if i.startswith("overlay/")]) == 3
+    _check_links(tmp_path / "out", dom)
+    text = s.report_html.read_text(encoding="utf-8")
+    for name in names:
+        assert html.escape(str(tmp_path / "in" / name)) in text
+    assert text.count("(0.2, 0.2) µm (YX), calibrated") == 3  # 5 pixels per µm
+
+
+def test_warnings_of_the_run_and_of_steps_are_listed():
+    from fijibridge.pipeline.report_collect import ItemView, collect_warnings
+
+    run = {"warnings": [{"step": "psf", "item": "a", "message": "PSF resampled"},
+                        "a plain warning"],
+           "timings": {"steps": {"macro": {"per": "image", "skipped": 2},
+                                 "ok": {"per": "image", "skipped": 0}}},
+           "skipped_steps": ["cohort"]}
+    items = [ItemView(1, "a", {}, {"calibrated": False, "spacing": [1, 1]}, {}, [], []),
+             ItemView(2, "b", {}, None, {}, [], [])]
+    got = collect_warnings(run, items, {"classify": {"warnings": ["one cell only"]}})
+    assert got == [
+        "step psf item a: PSF resampled", "a plain warning",
+        "step macro was skipped for 2 of 2 items (an optional step whose engine is missing, "
+        "or an input step that failed; see the log)",
+        "step cohort did not run: its items came from input files",
+        "1 item(s) without a calibration in their file (sizes in pixels, not µm): a",
+        "1 item(s) with no recorded calibration (no step completed for them): b",
+        "step classify: one cell only"]
