@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 __all__ = ["esc", "fmt", "href", "kv_table", "frame_table", "figure_inline", "figure_link",
-           "file_links", "item_pages", "CSS", "ITEMS_PER_PAGE", "MAX_TABLE_ROWS"]
+           "file_links", "item_pages", "calibration_text", "CSS", "ITEMS_PER_PAGE", "MAX_TABLE_ROWS"]
 
 #: items per collapsible page of the Items section
 ITEMS_PER_PAGE = 24

@@ -35,7 +35,7 @@ def cells(*, labels, image, meta):
     cond = "patient" if meta["sample"] % 2 else "control"
     rows = [{"condition": cond, "individual": f"ind{meta['sample']:02d}", "label": int(i),
              "area_px": float((labels == i).sum()),
-             "mean_intensity": float(image[labels == i].mean()) + (40.0 if cond == "patient" else 0.0)}
+             "mean_intensity": float(image[labels == i].mean()) + 40.0 * (cond == "patient")}
             for i in ids]
     return {"table": pd.DataFrame(rows)}
 '''
