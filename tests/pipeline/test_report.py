@@ -169,7 +169,9 @@ def test_report_lists_every_item_with_captions_and_calibration(run):
     _check_links(out, dom)
 
 
-def _chromium():
+@pytest.fixture(scope="module")  # module scope: resolved before the module's pipeline run
+def chromium():
+    """The browser's executable; skip (fail on CI) before any work when there is none."""
     for name in ("chromium", "chromium-browser", "google-chrome"):
         path = shutil.which(name)
         if path:
@@ -197,9 +199,9 @@ PROBE = """<script>
 </script>"""
 
 
-def test_report_renders_in_headless_chromium(run, tmp_path):
+def test_report_renders_in_headless_chromium(chromium, run, tmp_path):
     """The page opens from disk in a real browser: every image loads, no link is broken."""
-    exe = _chromium()
+    exe = chromium
     out, text = run
     probe = out / "_probe.html"  # beside report.html, so relative links resolve the same
     probe.write_text(text.replace("</body>", PROBE + "</body>"), encoding="utf-8")
