@@ -29,7 +29,7 @@ def _model_row(name, rep, unit):
 def classify(*, table, meta, label: str = "condition", group: str | None = "individual",
              model: str = "forest", models: list | None = None, n_splits: int = 5,
              seed: int = 0, exclude: list | None = None, fill: float = 0.0,
-             pca: int | None = None, aggregate: str = "median", cells: bool = True):
+             pca: int | None = None, aggregate: str = "median", per_cell: bool = True):
     """Classification of individuals, cross-validated by individual, on per-cell tables.
 
     Each item's table (one row per cell) gets the item's metadata columns.  With a
@@ -40,7 +40,7 @@ def classify(*, table, meta, label: str = "condition", group: str | None = "indi
     components when given) is cross-validated on these rows with
     :class:`~sklearn.model_selection.StratifiedGroupKFold`.  ``model`` is the one
     whose scores are ``accuracy`` etc. and whose confusion matrix and importance are
-    drawn.  With ``cells`` (default), ``model`` is also cross-validated on the cells
+    drawn.  With ``per_cell`` (default), ``model`` is also cross-validated on the cells
     themselves, grouped by individual (no individual in train and test): its scores
     are ``cell_accuracy`` and ``group_accuracy`` (majority vote of each individual's
     cells), its confusion matrix counts cells.  Without a ``group`` the rows are the
@@ -106,7 +106,7 @@ def classify(*, table, meta, label: str = "condition", group: str | None = "indi
         f"Confusion matrix of {model} in {units}: each of the {rep['n_samples']} {units} "
         f"counted once, predicted in the cross-validation fold where it was left out "
         f"({rep['n_splits']} folds, {rep['cv']}).")
-    if group and cells:
+    if group and per_cell:
         crep = cross_validate(data, group=group, exclude=drop, model=model, importance=False,
                               **common)
         rows.append(_model_row(model, crep, "cell"))
@@ -122,7 +122,7 @@ def classify(*, table, meta, label: str = "condition", group: str | None = "indi
             f"{crep['group_accuracy']:.2f} accuracy.")
     else:
         out["confusion_cells"] = out["confusion"]
-        figures["confusion_cells"] = (f"The same matrix as above: without cells=true and a "
+        figures["confusion_cells"] = (f"The same matrix as above: without per_cell and a "
                                       f"group column, the {units} are the only unit.")
     out["importance"] = _png(plot_importance, rep, top=None)
     kind = {"impurity": "impurity decrease", "abs_coef": "absolute coefficient",

@@ -108,7 +108,7 @@ def test_step_keeps_identifiers_out_and_old_parameters(result):
         # 100 % with it on pure noise
         t["donor_number"] = (i % 2) * 10 + i // 2
     out = classify(table=tables, meta=meta, model="logreg", models=["logreg"], n_splits=4,
-                   exclude=["sample"], cells=False)
+                   exclude=["sample"], per_cell=False)
     rep = out["report"]
     assert "donor_number" not in rep["features"]
     assert "donor_number" in rep["excluded_identifiers"]
@@ -130,6 +130,7 @@ def test_step_without_group_classifies_rows():
 def test_step_parameters_are_checked_before_any_work():
     from fijibridge.classify.steps import STEPS
 
+    assert STEPS["classify"].inputs == ("table",)  # every other argument is a parameter
     check = STEPS["classify"].check
     with pytest.raises(ValueError, match="svn.*Did you mean 'svm'") as e:
         check({"models": ["tree", "svn"]})
