@@ -2,7 +2,7 @@
 # Set up fijibridge on a fresh Debian/Ubuntu machine (or say exactly what is missing).
 #
 #   bash .ci/install.sh          # the toolkit, ImageJ + Xvfb, sample data
-#   bash .ci/install.sh --test   # the same plus the test requirements
+#   bash .ci/install.sh --test   # the same plus the test requirements (and chromium)
 #
 # - Debian packages (imagej, xvfb, jython, a Java 17 runtime) are installed when
 #   missing and we are root; otherwise the exact apt-get command is printed.
@@ -28,6 +28,12 @@ command -v Xvfb >/dev/null || need+=(xvfb)
 command -v xauth >/dev/null || need+=(xauth)
 [[ -f /usr/share/java/jython.jar ]] || need+=(jython)
 command -v java >/dev/null || need+=(openjdk-17-jre)
+# tests only: report.html is opened in a real headless browser (tests/pipeline/test_report.py;
+# skipped without chromium except on CI, where CI=true makes it a failure)
+if [[ "${1:-}" == "--test" ]] && ! command -v chromium >/dev/null \
+    && ! command -v chromium-browser >/dev/null; then
+  need+=(chromium)
+fi
 if ((${#need[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
     say "installing Debian packages: ${need[*]}"

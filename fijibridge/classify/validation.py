@@ -109,7 +109,7 @@ def _native_importance(fitted, kind):
 def cross_validate(table, *, label: str, group: str | None = None, model: str = "forest",
                    pca: int | None = None, n_splits: int = 5, rng: int = 0, features=None,
                    exclude=(), permutation_repeats: int = 5,
-                   keep_id_columns: bool = False) -> dict:
+                   keep_id_columns: bool = False, importance: bool = True) -> dict:
     """Cross-validated scores of one model on a feature table.
 
     Parameters
@@ -184,7 +184,7 @@ def cross_validate(table, *, label: str, group: str | None = None, model: str = 
             row["test_groups"] = sorted(set(groups[test].tolist()))
         row.update(_scores(y_str[test], pred, proba, classes))
         folds.append(row)
-        if kind == "permutation":
+        if importance and kind == "permutation":
             res = permutation_importance(fitted, X[test], y_str[test],
                                          scoring="balanced_accuracy",
                                          n_repeats=permutation_repeats, random_state=rng)
@@ -202,10 +202,12 @@ def cross_validate(table, *, label: str, group: str | None = None, model: str = 
     for c in (classes if len(classes) > 2 else classes[1:]):
         fpr, tpr, _ = roc_curve(y_str == c, oof_proba[:, classes.index(c)])
         roc[c] = {"fpr": fpr.tolist(), "tpr": tpr.tolist()}
-    if kind == "permutation":
-        importance = np.mean(perm, axis=0)
+    if not importance:
+        values = None
+    elif kind == "permutation":
+        values = np.mean(perm, axis=0)
     else:
-        importance = _native_importance(clone(template).fit(X, y_str), kind)
+        values = _native_importance(clone(template).fit(X, y_str), kind)
     report = {
         "model": model, "pca": pca, "label": label, "group": group,
         "cv": "StratifiedGroupKFold" if groups is not None else "StratifiedKFold",
@@ -215,7 +217,8 @@ def cross_validate(table, *, label: str, group: str | None = None, model: str = 
         "features": list(features), "excluded_identifiers": excluded_ids,
         "metrics": metrics, "pooled": pooled, "folds": folds,
         "confusion_matrix": cm.tolist(), "roc": roc,
-        "importance": {"kind": kind, "values": dict(zip(features, map(float, importance)))},
+        "importance": None if values is None else
+        {"kind": kind, "values": dict(zip(features, map(float, values)))},
         "out_of_fold": {"y_true": y_str.tolist(), "y_pred": oof_pred.astype(str).tolist(),
                         "fold": oof_fold.tolist()},
     }
