@@ -37,6 +37,7 @@ STEP_MODULES = (
     "fijibridge.filters.steps",
     "fijibridge.segment.steps",
     "fijibridge.features.steps",
+    "fijibridge.features.network_steps",
     "fijibridge.classify.steps",
 )
 
