@@ -4,6 +4,10 @@
     Small synthetic two-channel 3D stacks (nuclear stain + mitochondria) rendered
     through the microscope model at the voxel size the pipeline file states, so the
     pipeline runs without ``--input`` (``validate``, CI).
+``spatial`` (per image)
+    One channel's 2D/3D stack: length-1 ``T``/``C``/``Z`` axes dropped (a DeltaVision
+    file reads as TCZYX with T = 1), calibration kept; a time series or several
+    channels left is an error saying what to select.
 ``network`` (per image)
     Skeleton network of a mask or label image: a one-row ``summary`` (the row of
     ``networks.csv``, :func:`~.network_summary.network_summary`, with the image's
@@ -22,8 +26,8 @@ import numpy as np
 
 from .._core.steps import check_param, make_step, positive
 
-__all__ = ["STEPS", "network_stack", "network_stack_items", "network", "network_overlay",
-           "network_table"]
+__all__ = ["STEPS", "network_stack", "network_stack_items", "spatial", "network",
+           "network_overlay", "network_table"]
 
 #: channel names of the synthetic stacks
 STACK_CHANNELS = ("DAPI", "MitoTracker")
@@ -64,6 +68,18 @@ def network_stack(*, item=None, meta=None, n: int = 2, seed: int = 0, voxel_um: 
     truth = pd.DataFrame([{"total_length_um": graph_length(ph.graph),
                            "n_cells": int(ph.labels.max())}])
     return {"image": Image(data, "CZYX", sp, channels=STACK_CHANNELS), "truth": truth}
+
+
+def spatial(*, image):
+    """``image`` without its length-1 ``T``, ``C`` and ``Z`` axes (calibration kept)."""
+    img = image.squeeze()
+    extra = {a: n for a, n in zip(img.axes, img.shape) if a in "TC"}
+    if extra:
+        what = ", ".join(f"{a}={n}" for a, n in extra.items())
+        raise ValueError(f"spatial: {image.source or 'the image'} has {what} ({img.axes}); the "
+                         "network is measured on one 2D/3D stack: select a channel (channel "
+                         "step) and time point first")
+    return {"image": img}
 
 
 def network(*, labels, image=None, spacing=None, prune_um: float = 0.0):
@@ -156,6 +172,7 @@ def _check_network(p):
 STEPS = {s.name: s for s in (
     make_step(network_stack, "image", ("image", "truth"), items=network_stack_items,
               check=_check_stack, default_outputs=("image",)),
+    make_step(spatial, "image", ("image",), images=True),
     make_step(network, "image", ("summary", "objects", "skeleton"), check=_check_network,
               images=True),
     make_step(network_overlay, "image", ("projection", "orthogonal")),

@@ -115,7 +115,7 @@ def skeleton_orthogonal_png(image, skeleton, *, spacing=None, title: str | None 
     zv = max(zw, 0.15 * max(yh, xw))
     fig = new_figure(figsize=(7, 7 * (yh + zv) / (xw + zv)), axes=False)
     gs = fig.add_gridspec(2, 2, width_ratios=(xw, zv), height_ratios=(yh, zv),
-                          wspace=0.05, hspace=0.05)
+                          wspace=0.12, hspace=0.12)
     views = [((0, 0), 0, (0, xw, yh, 0), "XY", None),
              ((1, 0), 1, (0, xw, zw, 0), "XZ", None),
              ((0, 1), 2, (0, zw, yh, 0), "ZY", "T")]
