@@ -64,7 +64,7 @@ def _project(lab, axis):
     return out
 
 
-def _title(skeleton, spacing):
+def _title(skeleton):
     lab = skeleton_components(skeleton)
     n = int(lab.max())
     return lab, f"{n} skeleton component{'s' if n != 1 else ''}"
@@ -81,7 +81,7 @@ def skeleton_projection_png(image, skeleton, *, spacing=None, title: str | None 
         raise ValueError(f"image and skeleton must be 2D or 3D of one shape; got {img.shape} "
                          f"and {sk.shape}")
     sp = check_spacing(spacing, img.ndim)
-    lab, text = _title(sk, sp)
+    lab, text = _title(sk)
     if img.ndim == 3:
         img, lab = img.max(0), _project(lab, 0)
     h, w = img.shape
@@ -108,7 +108,7 @@ def skeleton_orthogonal_png(image, skeleton, *, spacing=None, title: str | None 
         raise ValueError(f"image and skeleton must be 3D of one shape; got {img.shape} and "
                          f"{sk.shape}")
     sz, sy, sx = check_spacing(spacing, 3)
-    lab, text = _title(sk, (sz, sy, sx))
+    lab, text = _title(sk)
     nz, ny, nx = img.shape
     zw, yh, xw = nz * sz, ny * sy, nx * sx  # µm
     # keep the thin views readable when z is small: at least 15 % of the figure
@@ -127,7 +127,8 @@ def skeleton_orthogonal_png(image, skeleton, *, spacing=None, title: str | None 
         ax.imshow(_stretch(pi), cmap="gray", extent=extent, interpolation="nearest",
                   aspect="auto")
         ax.imshow(_colours(pl), extent=extent, interpolation="nearest", aspect="auto")
-        ax.set_title(name, fontsize=8, loc="left")
+        ax.text(0.02, 0.97, name, transform=ax.transAxes, color="white", fontsize=8,
+                va="top")
         ax.tick_params(labelsize=6)
     fig.suptitle(title or f"orthogonal max projections (µm): {text}", fontsize=9)
     return figure_png(fig)

@@ -76,7 +76,8 @@ def test_network_step_adds_calibration_columns():
     assert out["skeleton"].dtype == np.uint8 and set(np.unique(out["skeleton"])) == {0, 255}
     raw = Image(_two_pieces().astype(np.uint8), "ZYX")   # a file without calibration
     row = network(labels=raw, spacing=raw.spacing)["summary"].iloc[0]
-    assert not bool(row["calibrated"]) and row["total_length_um"] == pytest.approx(69.0)  # 1 pixel = 1
+    assert not bool(row["calibrated"])
+    assert row["total_length_um"] == pytest.approx(69.0)  # 1 pixel counted as 1 µm
 
 
 def test_spatial_drops_singleton_time_and_refuses_a_series():
