@@ -94,6 +94,20 @@ def check_semantics(spec: PipelineSpec, where, *, check_files):
             dep = spec.step(sid)
             if dep.per == "dataset" and s.per == "image" and dep.id == source:
                 raise PipelineSpecError(f"{where(loc)}: the items source cannot be per-dataset")
+    for name, ref in spec.exports.items():
+        loc = ("exports", name)
+        try:
+            check_name(name, what="export file name")
+        except UnsafePathError as e:
+            raise PipelineSpecError(f"{where(loc)}: {e}") from None
+        m = _REF.match(ref)
+        sid, out = m.groups() if m else (None, None)
+        if sid not in ids or out not in outputs[sid]:
+            raise PipelineSpecError(f"{where(loc)}: export {name!r} must name an output "
+                                    f"'step.output' of a step; got {ref!r}")
+        if spec.step(sid).per != "dataset":
+            raise PipelineSpecError(f"{where(loc)}: export {name!r}: step {sid!r} runs per "
+                                    "image; export the output of a per-dataset step (one file)")
     _check_cycles(spec)
 
 

@@ -54,6 +54,9 @@ class StepSpec(_Strict):
     outputs: list[str] | dict[str, str] | None = None
     per: Literal["image", "dataset"] | None = None
     optional: bool = False  # macro steps: skipped (logged) when no ImageJ engine exists
+    # run only when this (usually a ``${config}`` value) is given: a step whose ``when``
+    # is null, false, "" or empty is skipped with every step that depends on it
+    when: Any = None
     timeout: float = 600.0
     description: str | None = None
     line: int = 0  # line of the step in the file (filled by the loader)
@@ -69,6 +72,14 @@ class StepSpec(_Strict):
     @property
     def kind(self) -> str:
         return "macro" if self.macro else "python" if self.python else self.builtin
+
+    def runs(self) -> bool:
+        """False when the step has a ``when:`` and its value is empty (null, false, "",
+        [] or {}); ``0`` counts as given (a channel index)."""
+        if "when" not in self.model_fields_set:
+            return True
+        v = self.when
+        return not (v is None or v is False or (isinstance(v, (str, list, dict)) and not v))
 
     def output_names(self) -> list[str]:
         if isinstance(self.outputs, dict):
@@ -86,6 +97,9 @@ class PipelineSpec(_Strict):
     profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)
     items: ItemsSpec = Field(default_factory=ItemsSpec)
     steps: list[StepSpec]
+    # files of the output folder's top level, copied from per-dataset outputs after the
+    # run: {"networks.csv": "networks.table"}
+    exports: dict[str, str] = Field(default_factory=dict)
     path: str | None = None  # the file (filled by the loader)
 
     def step(self, step_id: str) -> StepSpec:

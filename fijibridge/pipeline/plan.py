@@ -22,7 +22,7 @@ from .models import PipelineSpec, StepSpec
 from .store import file_hash
 
 __all__ = ["Item", "find_inputs", "make_items", "plan_phases", "step_fingerprint",
-           "image_extensions"]
+           "image_extensions", "conditional_skips"]
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +172,21 @@ def plan_phases(spec: PipelineSpec, *, skip: set[str] = frozenset()) -> list[tup
         phases[target][1].append(s.id)
         where[s.id] = target
     return phases
+
+
+def conditional_skips(spec: PipelineSpec) -> dict[str, str]:
+    """``{step id: reason}`` of the steps a ``when:`` switches off (its value is empty,
+    see :meth:`StepSpec.runs`) and of every step that depends on one of them."""
+    deps = spec.dependencies()
+    out: dict[str, str] = {}
+    for s in spec.order():
+        if not s.runs():
+            out[s.id] = f"when: is {s.when!r} (not given)"
+            continue
+        off = next((d for d in deps[s.id] if d in out), None)
+        if off is not None:
+            out[s.id] = f"its input step {off!r} is skipped"
+    return out
 
 
 def step_fingerprint(spec: PipelineSpec, step: StepSpec) -> str:

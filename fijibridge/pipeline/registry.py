@@ -37,6 +37,7 @@ STEP_MODULES = (
     "fijibridge.filters.steps",
     "fijibridge.segment.steps",
     "fijibridge.features.steps",
+    "fijibridge.features.network_steps",
     "fijibridge.classify.steps",
 )
 
@@ -101,6 +102,8 @@ def check_builtin_params(step, where) -> None:
             raise PipelineSpecError(
                 f"{where((name,))}: built-in step {step.builtin!r} has no parameter {name!r}; "
                 f"its parameters: {', '.join(allowed)}.{did_you_mean(name, allowed)}")
+        if not step.runs():  # switched off by an empty `when:`: its values go unused
+            continue
         ann = sig.parameters[name].annotation
         base = str(ann).split("|")[0].strip()
         optional = "None" in str(ann)
@@ -123,7 +126,7 @@ def check_builtin_params(step, where) -> None:
         if name not in step.inputs:
             raise PipelineSpecError(f"{where(())}: built-in step {step.builtin!r} needs input "
                                     f"{name!r} (inputs: {{{name}: step.output}})")
-    if info.check is not None:
+    if info.check is not None and step.runs():
         try:
             info.check(dict(step.params))
         except (ValueError, TypeError) as e:

@@ -40,7 +40,7 @@ from .._core.atomic import atomic_write_text
 from .._core.paths import confined_path, is_within
 from .execute import run_dataset_step, run_item_task
 from .models import PipelineSpec
-from .plan import find_inputs, make_items, plan_phases, step_fingerprint
+from .plan import conditional_skips, find_inputs, make_items, plan_phases, step_fingerprint
 from .report import versions, write_report
 from .store import calibration, json_default
 
@@ -108,6 +108,24 @@ def _check_inputs_apart(out_dir: Path, items: list, folders: list) -> None:
                              "inputs — write the outputs to a folder apart from the inputs")
 
 
+def _export(spec: PipelineSpec, out_dir: Path, dataset_available: dict, skip: set) -> dict:
+    """Copy the file's ``exports`` (per-dataset outputs) to the output folder's top level,
+    atomically; ``{name: source file}`` of those copied (skipped or failed ones left out,
+    logged)."""
+    from .._core.atomic import atomic_write_bytes
+
+    done = {}
+    for name, ref in spec.exports.items():
+        if ref not in dataset_available:
+            log.log(logging.INFO if ref.split(".")[0] in skip else logging.WARNING,
+                    "export %s not written: %s was not produced", name, ref)
+            continue
+        src = Path(dataset_available[ref]["file"])
+        atomic_write_bytes(confined_path(out_dir, name, what="export"), src.read_bytes())
+        done[name] = src.relative_to(out_dir).as_posix()
+    return done
+
+
 def run_pipeline(spec: PipelineSpec, *, output_dir, inputs=None, resume: bool = False,
                  executor: str = "sequential", workers: int = 1, scheduler: str | None = None,
                  progress: bool = True, overrides: dict | None = None) -> RunSummary:
@@ -147,6 +165,10 @@ def run_pipeline(spec: PipelineSpec, *, output_dir, inputs=None, resume: bool = 
         stale.unlink(missing_ok=True)
     source = spec.items.source
     skip = {source} if (from_files and source) else set()
+    conditions = conditional_skips(spec)  # steps switched off by an empty `when:`
+    for sid, why in conditions.items():
+        log.info("step %s skipped: %s", sid, why)
+    skip |= set(conditions)
     aliases = {}
     if from_files and source:
         aliases = {f"{source}.image": "input.image"}
@@ -236,7 +258,8 @@ def run_pipeline(spec: PipelineSpec, *, output_dir, inputs=None, resume: bool = 
            "versions": versions(spec, macro_versions),
            "timings": {"total_s": seconds, "steps": step_stats},
            "metrics": metrics, "failures": failures,
-           "skipped_steps": sorted(skip)}
+           "skipped_steps": sorted(skip), "skipped_reasons": conditions,
+           "exports": _export(spec, out_dir, dataset_available, skip)}
     run_json = atomic_write_text(out_dir / "run.json",
                                  json.dumps(run, indent=1, default=json_default))
     report_html = write_report(out_dir, spec, run, reports)
