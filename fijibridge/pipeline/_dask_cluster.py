@@ -164,7 +164,10 @@ def executor_from_config(config):
     from .executors import DaskExecutor
 
     config = as_executor_config(config)
+    record = config.model_dump(exclude_defaults=True)
     if config.kind == "local":
-        return DaskExecutor(config.workers, batch=config.batch, wait_s=config.wait_s)
+        return DaskExecutor(config.workers, batch=config.batch, wait_s=config.wait_s,
+                            config=record)
     return DaskExecutor(config.workers, cluster=lambda: make_cluster(config),
-                        batch=config.batch, wait_s=config.wait_s)
+                        batch=config.batch, wait_s=config.wait_s, kind=config.kind,
+                        config=record)

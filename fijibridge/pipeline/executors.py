@@ -31,6 +31,9 @@ EXECUTORS = ("sequential", "processes", "dask", "slurm", "pbs")
 class SequentialExecutor:
     """Run tasks one after the other in this process."""
 
+    kind = "sequential"
+    config = None
+
     def __enter__(self):
         return self
 
@@ -45,6 +48,9 @@ class SequentialExecutor:
 class ProcessExecutor:
     """``concurrent.futures.ProcessPoolExecutor`` with the ``spawn`` start method
     (no fork of a process that may hold a JVM or torch threads)."""
+
+    kind = "processes"
+    config = None
 
     def __init__(self, workers: int):
         self.workers = workers
@@ -85,9 +91,12 @@ class DaskExecutor:
     """
 
     def __init__(self, workers: int = 1, scheduler: str | None = None, *, cluster=None,
-                 batch: int | None = None, wait_s: float = 600.0):
+                 batch: int | None = None, wait_s: float = 600.0, kind: str = "dask",
+                 config: dict | None = None):
         from ._dask import MAX_BATCH
 
+        self.kind = kind      # what run.json records: dask, slurm or pbs
+        self.config = config  # the executor config it came from, if any
         self.workers = workers
         self.scheduler = scheduler
         self.batch = MAX_BATCH if batch is None else batch
