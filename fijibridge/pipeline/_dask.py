@@ -60,8 +60,15 @@ def split(tasks: list, workers: int, *, max_size: int = MAX_BATCH) -> list[list]
 
 def pack(fn, batch: list) -> bytes:
     """One pickle for a batch: what the tasks share (the pipeline spec) is stored once,
-    and Dask sends the bytes as they are (it does not walk a list of dicts)."""
-    return pickle.dumps((fn, batch), protocol=pickle.HIGHEST_PROTOCOL)
+    and Dask sends the bytes as they are (it does not walk a list of dicts).
+
+    With cloudpickle (installed with dask.distributed) ``fn`` may be any function, as
+    with ``client.submit``; without it, a module-level one (the process executor)."""
+    try:
+        import cloudpickle
+    except ImportError:
+        return pickle.dumps((fn, batch), protocol=pickle.HIGHEST_PROTOCOL)
+    return cloudpickle.dumps((fn, batch), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def run_batch(payload: bytes) -> list:
