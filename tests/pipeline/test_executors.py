@@ -142,3 +142,37 @@ def _free_claim(display_module, n):
         return False
     os.close(fd)
     return True
+
+
+SMALL = """\
+version: 1
+name: small
+items: {source: gen}
+steps:
+  - id: gen
+    synth: {kind: nuclei, n: 5, shape: [64, 64], seed: 3}
+  - id: mask
+    threshold: {method: Otsu}
+    inputs: {image: gen.image}
+"""
+
+
+def test_run_with_an_executor_config_records_it(tmp_path):
+    pytest.importorskip("distributed")
+    import json
+
+    from fijibridge.pipeline import load_pipeline, run_pipeline
+
+    p = tmp_path / "small.yml"
+    p.write_text(SMALL)
+    cluster = tmp_path / "cluster.yml"
+    cluster.write_text("executor:\n  kind: local\n  workers: 2\n  batch: 2\n")
+    s = run_pipeline(load_pipeline(p), output_dir=tmp_path / "out", executor=cluster,
+                     progress=False)
+    assert s.ok, s.failures
+    run = json.loads(s.run_json.read_text())
+    assert run["executor"]["kind"] == "dask"
+    assert run["executor"]["config"] == {"workers": 2, "batch": 2}
+    assert run["timings"]["steps"]["mask"]["ok"] == 5
+    assert os.getpid() not in run["executor"]["worker_pids"]
+    assert len(list((tmp_path / "out" / "mask").glob("*.mask.tif"))) == 5
