@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -124,6 +125,9 @@ def _run(spec, inputs, out, **kw):
     seconds = time.perf_counter() - t
     if s.failures:
         raise RuntimeError(f"{len(s.failures)} failures, e.g. {s.failures[0]}")
+    executor = json.loads(s.run_json.read_text())["executor"]
+    _run.executor_seconds = executor.get("seconds")  # cluster start / close, if any
+    shutil.rmtree(out, ignore_errors=True)  # 2000+ files a run: not left to the end
     return seconds
 
 
@@ -138,7 +142,8 @@ def child(args) -> None:
                "warm": _run(spec, args.inputs, tmp / "warm")}
     else:
         out = {"cold": _run(spec, args.inputs, tmp / "cold", executor="dask",
-                            workers=args.workers[0])}
+                            workers=args.workers[0]),
+               "cluster_seconds": _run.executor_seconds}
     print("RESULT " + json.dumps(out), flush=True)
     sys.stdout.flush()
     os._exit(0)  # a JVM may run here: no interpreter teardown to measure or wait for
@@ -199,6 +204,7 @@ def main(argv=None):
               "warmup_items": args.warmup, "seconds": {}}
     times: dict[str, list[float]] = {}
     rss: dict[str, list] = {}
+    clusters: dict[str, list] = {}  # start / close seconds of the cold runs' clusters
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         make_inputs(tmp / "in", args.n)
@@ -216,6 +222,7 @@ def main(argv=None):
             for w in args.workers:
                 cold = fresh("dask", w, spec_file, tmp / "in", run_tmp)
                 times.setdefault(f"dask_cold_{w}", []).append(cold["cold"])
+                clusters.setdefault(f"dask_cold_{w}", []).append(cold["cluster_seconds"])
                 seconds, sample = warm_run(spec, w, tmp / "in", tmp / "warmup",
                                            run_tmp / f"warm{w}")
                 times.setdefault(f"dask_warm_{w}", []).append(seconds)
@@ -243,6 +250,7 @@ def main(argv=None):
 
     result.update(ratios(best))
     result.update(ratios(med, "_median"))
+    result["cluster_seconds"] = clusters
     result["rss_per_worker"] = rss
     peaks = [w for runs in rss.values() for sample in runs for w in sample.values()]
     if peaks:

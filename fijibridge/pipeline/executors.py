@@ -104,6 +104,7 @@ class DaskExecutor:
         self.client = None
         self._make_cluster = cluster
         self._cluster = None
+        self.seconds: dict = {}  # cluster start and close (what run.json records)
 
     def __enter__(self):
         try:
@@ -111,8 +112,11 @@ class DaskExecutor:
         except ImportError as e:
             raise ImportError("the dask executor needs dask.distributed: pip install "
                               "'fijibridge[dask]' (or: pip install 'dask[distributed]')") from e
+        import time
+
         from ._dask import new_local_cluster
 
+        t0 = time.perf_counter()
         if self.scheduler:
             self.client = Client(self.scheduler)
         else:
@@ -123,14 +127,20 @@ class DaskExecutor:
                 self._cluster.scale(self.workers)
             self.client = Client(self._cluster)
             self.client.wait_for_workers(1, timeout=self.wait_s)
-        log.info("dask: %s", self.client)
+        self.seconds["start"] = time.perf_counter() - t0
+        log.info("dask: %s (ready in %.2f s)", self.client, self.seconds["start"])
         return self
 
     def __exit__(self, *exc):
+        import time
+
+        t0 = time.perf_counter()
         self.client.close()
         if self._cluster is not None:
             # workers exit without waiting for their JVMs (see _dask.run_batch)
             self._cluster.close()
+        self.seconds["close"] = time.perf_counter() - t0
+        log.info("dask: closed in %.2f s", self.seconds["close"])
         return False
 
     def map_unordered(self, fn, tasks):
