@@ -96,11 +96,13 @@ def _exit_fast() -> None:
     session = session_module.current_session() if session_module else None
     if session is not None:
         session.exit_without_waiting()
-    try:
-        from distributed import get_worker
+    if "distributed" not in sys.modules:  # a process pool's worker: nothing to import
+        return
+    from distributed import get_worker
 
+    try:
         worker = get_worker()
-    except (ImportError, ValueError):  # not in a Dask worker (a process pool's)
+    except ValueError:  # not in a Dask worker
         return
     if getattr(worker, "_fijibridge_exit", None) is None:
         import multiprocessing.util
