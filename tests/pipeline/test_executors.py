@@ -173,6 +173,7 @@ def test_run_with_an_executor_config_records_it(tmp_path):
     run = json.loads(s.run_json.read_text())
     assert run["executor"]["kind"] == "dask"
     assert run["executor"]["config"] == {"workers": 2, "batch": 2}
+    assert run["executor"]["workers"] == 2
     assert run["timings"]["steps"]["mask"]["ok"] == 5
     assert os.getpid() not in run["executor"]["worker_pids"]
     assert len(list((tmp_path / "out" / "mask").glob("*.mask.tif"))) == 5
