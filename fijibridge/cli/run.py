@@ -35,6 +35,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="worker processes (processes / dask executors)")
     g.add_argument("--scheduler", metavar="ADDRESS",
                    help="address of a running Dask scheduler (e.g. tcp://host:8786)")
+    g.add_argument("--cluster", metavar="FILE",
+                   help="YAML file whose 'executor:' section says where workers run "
+                        "(kind: local, slurm or pbs; cores, memory, walltime, queue …)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value of the file (e.g. --set cohort.n=5)")
     p.add_argument("--profile", metavar="NAME",
@@ -59,6 +62,11 @@ def run(args) -> int:
     overrides = parse_overrides(args.set)
     spec = load_pipeline(args.pipeline, overrides=overrides, profile=args.profile)
     executor = args.executor or ("dask" if (args.scheduler or args.workers > 1) else "sequential")
+    if args.cluster:
+        if args.executor:
+            raise ValueError("--cluster names the executor itself (its kind:); drop "
+                             f"--executor {args.executor}")
+        executor = Path(args.cluster)
     out = (Path(args.output_dir) if args.output_dir else
            confined_path("results", spec.name, what="pipeline name (default output folder)"))
     summary = run_pipeline(spec, output_dir=out, inputs=args.input, resume=args.resume,

@@ -9,16 +9,22 @@
   per item / per dataset; :mod:`~.store` — saving, hashing, manifests, resume checks;
   :mod:`~.report` — ``report.html``;
 * :mod:`~fijibridge.pipeline.runner` — :func:`run_pipeline` (orchestration, ``run.json``);
-* :mod:`~fijibridge.pipeline.executors` — sequential, local processes, Dask.
+* :mod:`~fijibridge.pipeline.executors` — sequential, local processes, Dask
+  (:func:`start_local_cluster`: workers kept between runs, in :mod:`~._dask`), SLURM /
+  PBS jobs from an executor config (:func:`load_executor_config`, :func:`job_script`,
+  in :mod:`~._dask_cluster`).
 
 Importing this package imports pydantic and PyYAML, never Java or torch.
 """
 
 from __future__ import annotations
 
+from ._dask import start_local_cluster
+from ._dask_cluster import job_script, load_executor_config
 from .registry import get_step, steps
 from .runner import RunSummary, run_pipeline
 from .spec import PipelineSpec, StepSpec, load_pipeline, parse_overrides, resolve_pipeline
 
 __all__ = ["load_pipeline", "resolve_pipeline", "parse_overrides", "run_pipeline",
-           "RunSummary", "PipelineSpec", "StepSpec", "get_step", "steps"]
+           "RunSummary", "PipelineSpec", "StepSpec", "get_step", "steps",
+           "start_local_cluster", "load_executor_config", "job_script"]

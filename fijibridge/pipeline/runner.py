@@ -138,10 +138,11 @@ def run_pipeline(spec: PipelineSpec, *, output_dir, inputs=None, resume: bool = 
         source (e.g. the synthetic cohort).
     resume : bool
         Skip item steps whose outputs exist for the same parameters and inputs.
-    executor : {'sequential', 'processes', 'dask'}
+    executor : {'sequential', 'processes', 'dask'} or executor config
         Where the per-item chains run; ``workers`` processes, or the Dask cluster at
         ``scheduler`` (each worker process opens its own ImageJ session when a macro
-        step needs one).
+        step needs one); or a config (mapping or YAML file with an ``executor:``
+        section, e.g. SLURM/PBS jobs, see :mod:`~fijibridge.pipeline._dask_cluster`).
     """
     from tqdm.auto import tqdm
 
@@ -244,13 +245,19 @@ def run_pipeline(spec: PipelineSpec, *, output_dir, inputs=None, resume: bool = 
                                      "error": f"{type(e).__name__}: {e}"})
                     for st in item_state.values():
                         st["broken"].add(step.id)
+    # temporary files of a worker killed mid-write (its items ran again elsewhere)
+    for stale in out_dir.glob("*/.*.tmp*"):
+        log.info("removing %s (left by a worker that died while writing)", stale)
+        stale.unlink(missing_ok=True)
     seconds = time.perf_counter() - t_start
     input_hashes = {it.key: it.file_hash for it in items if it.file_hash}
     run = {"pipeline": spec.name, "file": spec.path, "spec_sha256": spec.fingerprint(),
            "config": spec.config, "overrides": overrides or {},
            "steps": {s.id: {"kind": s.kind, "per": s.per, "params": s.params,
                             "inputs": s.inputs} for s in spec.steps},
-           "executor": {"kind": executor, "workers": workers, "scheduler": scheduler,
+           "executor": {"kind": ex.kind, "workers": getattr(ex, "workers", workers),
+                        "scheduler": scheduler,
+                        "config": ex.config, "seconds": getattr(ex, "seconds", None),
                         "worker_pids": sorted(pids)},
            "resume": resume, "inputs": {"from_files": from_files, "hashes": input_hashes,
                                         "items": len(items)},
