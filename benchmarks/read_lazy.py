@@ -6,13 +6,18 @@ temporary folder, then in one fresh subprocess per case takes the max projection
 over Z:
 
 * ``fijibridge``: ``read_image(path)`` with the default memory budget lowered to 1 GB
-  (so the file is read lazily, dask), ``.data.max(axis=0).compute()``;
+  (so the file is read lazily, dask), ``.data.max(axis=0).compute()``; an OME-TIFF of
+  uncompressed contiguous planes (what tifffile and ImageJ write) is read directly,
+  in chunks of up to 16 planes × a band of rows (``fijibridge.io._common.lazy_contiguous``),
+  other TIFFs through tifffile's zarr store;
 * ``tifffile`` / ``zarr`` directly: the same projection over
   ``dask.array.from_zarr(tifffile.imread(path, aszarr=True))`` and
   ``dask.array.from_zarr(zarr.open(path/0))`` — what a user would write by hand.
 
 Peak RSS is ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` of the subprocess (it
-includes Python, numpy and dask themselves).  Speed is ``baseline_s / fijibridge_s``
+includes Python, numpy and dask themselves: ``imports_peak_rss_mb`` is a subprocess
+that only imports what the fijibridge case imports — ``dask.array`` alone pulls in
+xarray, pandas and scipy.sparse when they are installed).  Speed is ``baseline_s / fijibridge_s``
 (≥ 0.9 wanted), best of ``--repeat`` runs, files in the page cache for all cases alike.
 Results go to ``benchmarks/results/read_lazy.json``; the data are deleted afterwards.
 
@@ -45,6 +50,11 @@ out = img.data.max(axis=0).compute()
 import tifffile, zarr, dask.array as da
 arr = da.from_zarr(zarr.open(tifffile.imread(PATH, aszarr=True), mode="r"))
 out = arr.max(axis=0).compute()
+""",
+    "imports": """
+import numpy as np, dask.array, zarr, tifffile
+from fijibridge import read_image
+out = np.zeros(1)
 """,
     "zarr": """
 import zarr, dask.array as da
@@ -134,6 +144,7 @@ def main(argv=None) -> int:
                 "all_seconds": {c: [round(r["seconds"], 3) for r in rs] for c, rs in runs.items()},
             }
             print(fmt, json.dumps(results[fmt]), file=sys.stderr)
+        imports = run_case("imports", paths["ome-tiff"])
         import dask
         import tifffile
         import zarr
@@ -147,6 +158,7 @@ def main(argv=None) -> int:
                         "platform": platform.platform()},
             "versions": {"tifffile": tifffile.__version__, "zarr": zarr.__version__,
                          "dask": dask.__version__, "numpy": np.__version__},
+            "imports_peak_rss_mb": round(imports["peak_rss_mb"], 1),
             "results": results,
         }
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
