@@ -65,6 +65,14 @@ class Step:
         ValueError/TypeError with ``.param`` naming the parameter.
     default_outputs : tuple of str, optional
         Outputs written when a pipeline file lists none (default: all of them).
+    images : bool
+        The function receives image inputs as :class:`~fijibridge._core.image.Image`
+        (pixels with axes, spacing, channel names) instead of bare arrays: for steps
+        that need an image's calibration or channel names (``channel``, ``psf``,
+        ``deconvolve``).
+    per_image_with : str, optional
+        A per-dataset step that runs once per item when this input is given (``psf``
+        with ``inputs: {image: …}`` makes one PSF per image, at that image's spacing).
     """
 
     name: str
@@ -75,6 +83,8 @@ class Step:
     items: Callable | None = None
     check: Callable[[dict], None] | None = None
     default_outputs: tuple[str, ...] | None = None
+    images: bool = False
+    per_image_with: str | None = None
 
 
 #: the name used before the steps moved to their packages
@@ -83,14 +93,19 @@ Builtin = Step
 
 def make_step(func: Callable, per: str, outputs, *, name: str | None = None,
               items: Callable | None = None, check: Callable | None = None,
-              default_outputs=None) -> Step:
+              default_outputs=None, images: bool = False,
+              per_image_with: str | None = None) -> Step:
     """Describe ``func`` as a pipeline step; its data inputs are read off its signature."""
     if per not in PER:
         raise ValueError(f"per must be one of {PER}; got {per!r}")
     sig = inspect.signature(func)
     inputs = tuple(n for n in sig.parameters if n in DATA_ARGS)
+    if per_image_with is not None and per_image_with not in inputs:
+        raise ValueError(f"per_image_with must name one of the inputs {inputs}; "
+                         f"got {per_image_with!r}")
     return Step(name or func.__name__, func, per, tuple(outputs), inputs, items, check,
-                tuple(default_outputs) if default_outputs is not None else None)
+                tuple(default_outputs) if default_outputs is not None else None,
+                images, per_image_with)
 
 
 def figure_png(fig) -> Png:

@@ -35,8 +35,9 @@ def check_semantics(spec: PipelineSpec, where, *, check_files):
         ids[s.id] = s.line
         if s.builtin:
             info = get_step(s.builtin)
-            if s.per is None:
-                s.per = info.per
+            if s.per is None:  # e.g. psf given an image: one PSF per image, at its spacing
+                s.per = ("image" if info.per_image_with and info.per_image_with in s.inputs
+                         else info.per)
             if s.outputs is None:
                 s.outputs = list(default_outputs(s.builtin))
             else:

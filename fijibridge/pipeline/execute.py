@@ -39,14 +39,21 @@ def call_step(spec: PipelineSpec, step: StepSpec, args: dict, *, spacing, item, 
     """Run one step on ``args`` (``{input name: value}``); ``{output name: value}``."""
     if step.macro:
         return _run_macro(spec, step, args)
-    func = get_step(step.builtin).func if step.builtin else import_function(step.python)
+    info = get_step(step.builtin) if step.builtin else None
+    func = info.func if info else import_function(step.python)
     params = inspect.signature(func).parameters
     var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
-    kwargs = {k: arg(v) for k, v in args.items()}
+    # arrays, or the Image objects themselves for steps that read calibration/channels
+    kwargs = {k: v if (info and info.images) else arg(v) for k, v in args.items()}
     kwargs.update(step.params)
     context = {"spacing": tuple(spacing) if spacing is not None else None, "item": item,
                "meta": meta}
+    # a step given its image (psf per item) reads the spacing off it: an uncalibrated
+    # image must not be handed a default spacing of 1 µm behind its back
+    own = {"spacing"} if info and info.per_image_with in args else set()
     for name in CONTEXT_ARGS:
+        if name in own:
+            continue
         if name in params or (var_kw and step.python):
             kwargs.setdefault(name, context[name])
     out = func(**kwargs)

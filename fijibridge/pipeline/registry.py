@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 #: the modules whose ``STEPS`` make up the built-in steps, in this order
 STEP_MODULES = (
+    "fijibridge.io.steps",
     "fijibridge.synth.steps",
     "fijibridge.psf.steps",
     "fijibridge.deconv.steps",

@@ -17,6 +17,7 @@ from fijibridge.pipeline import get_step, load_pipeline, run_pipeline
 ROOT = Path(__file__).resolve().parents[2]
 
 OWNERS = {
+    "channel": "fijibridge.io.steps",
     "synth": "fijibridge.synth.steps", "psf": "fijibridge.psf.steps",
     "deconvolve": "fijibridge.deconv.steps", "gaussian": "fijibridge.filters.steps",
     "subtract_background": "fijibridge.filters.steps", "frangi": "fijibridge.filters.steps",
