@@ -187,8 +187,8 @@ def run_pipeline(spec: PipelineSpec, *, output_dir, inputs=None, resume: bool = 
         in ``run.json`` (``spacing_override``, and ``spacing_source`` per item).
 
     Calibration: an input whose image states no pixel size (or no Z step) is run with
-    spacing 1 and gets one warning (logged once, in ``run.json``'s ``warnings`` and
-    ``report.html``); ``run.json``'s ``items`` record per item its metadata and
+    spacing 1 and gets one warning (logged once and listed in ``run.json``'s
+    ``warnings``); ``run.json``'s ``items`` record per item its metadata and
     ``calibrated``, ``spacing_um``, ``channels``, ``spacing_source``, and every table
     row a per-item step writes has a ``calibrated`` column.
     """
