@@ -7,8 +7,12 @@ Two forms::
         [--device auto|cpu|cuda|cuda:N|mps] -o OUT.tif
     fijibridge deconvolve --dl2 "-image file a.tif -psf file p.tif -algorithm RL 50" -o OUT.tif
 
-File paths are relative to the working directory. The output is an ImageJ TIFF (float32)
-with the input's calibration, written atomically: on any error no output file is left.
+File paths are relative to the working directory; IMAGE and PSF may be in any format
+``fijibridge.read_image`` reads. The output is an ImageJ TIFF (float32) with the input's
+calibration (uncalibrated stays uncalibrated), written atomically: on any error no
+output file is left.  When both the image and the PSF state their voxel size and they
+differ, the command stops naming both, unless ``--resample-psf`` (the PSF is then
+resampled to the image's voxel size).
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ def add_parser(subparsers):
         "VC TM ICTM ISTA FISTA (+ CONV SIM).")
     p.add_argument("image", nargs="?", help="input image (TIFF); not with --dl2")
     p.add_argument("--psf", help="PSF (TIFF)")
+    p.add_argument("--resample-psf", action="store_true",
+                   help="resample the PSF to the image's voxel size when their calibrations "
+                        "differ (default: stop with an error naming both)")
     p.add_argument("--algorithm", help='algorithm and its DL2 parameters, e.g. "RL 50", '
                    '"TM 20 1 0.001", "FISTA 20 1 0.01 3"')
     p.add_argument("--dl2", metavar="TEXT", help="DeconvolutionLab2 option text (instead of "
@@ -115,13 +122,37 @@ def _calibration(img, path, ndim):
     """Voxel size (z, y, x) of the image ``img`` read from ``path``; ImageJ stacks read as
     'CYX' keep their z spacing."""
     spacing = tuple(img.spacing)
-    if ndim == 3 and len(spacing) == 2:
+    if ndim == 3 and len(spacing) == 2 and str(path).lower().endswith((".tif", ".tiff")):
         import tifffile
 
         with tifffile.TiffFile(path) as tif:
             z = (tif.imagej_metadata or {}).get("spacing", 1.0)
         spacing = (float(z),) + spacing
+    elif ndim == 3 and len(spacing) == 2:
+        spacing = (1.0,) + spacing
     return spacing
+
+
+def _check_psf_spacing(image_img, image_path, psf_img, psf_path, ndim, psf, *, resample):
+    """The PSF's pixels, resampled to the image's voxel size when ``resample``; an error
+    naming both voxel sizes when both files state theirs and they differ."""
+    if not (image_img.calibrated and psf_img.calibrated):
+        return psf
+    from ..psf.resample import resample_psf, same_spacing
+
+    img_sp = _calibration(image_img, image_path, ndim)
+    psf_sp = _calibration(psf_img, psf_path, psf.ndim)
+    if len(img_sp) != len(psf_sp) or same_spacing(img_sp, psf_sp):
+        return psf
+    fmt = " × ".join
+    if not resample:
+        raise ValueError(f"the PSF {str(psf_path)!r} is sampled at "
+                         f"{fmt(f'{v:g}' for v in psf_sp)} µm but the image "
+                         f"{str(image_path)!r} at {fmt(f'{v:g}' for v in img_sp)} µm; render "
+                         "the PSF at the image's voxel size (fijibridge psf --spacing "
+                         f"{' '.join(f'{v:g}' for v in img_sp)} ...) or add --resample-psf")
+    log.info("resampling the PSF from %s to %s µm", psf_sp, img_sp)
+    return resample_psf(psf, psf_sp, img_sp)
 
 
 def run(args) -> int:
@@ -129,8 +160,9 @@ def run(args) -> int:
 
     import numpy as np
 
-    from .._core.tiff import read_tiff, write_tiff
+    from .._core.tiff import write_tiff
     from ..deconv import core
+    from ..io import read_image
     from ..deconv.monitor import Monitor
 
     opts = _options(args)
@@ -145,11 +177,18 @@ def run(args) -> int:
     check_not_input({"-o": out, "--stats": args.stats, "--plot": args.plot},
                     {"IMAGE": opts.image, "--psf": opts.psf, "--reference": opts.reference})
     image_path = Path(opts.image)
-    image_tiff = read_tiff(image_path)
+    image_tiff = read_image(image_path, lazy=False)
     image = core._squeeze_stack(image_tiff.data, "image")
-    psf = core._squeeze_stack(read_tiff(Path(opts.psf)).data, "psf")
-    reference = (core._squeeze_stack(read_tiff(Path(opts.reference)).data, "reference")
-                 if opts.reference else None)
+    psf_tiff = read_image(Path(opts.psf), lazy=False)
+    psf = core._squeeze_stack(psf_tiff.data, "psf")
+    psf = _check_psf_spacing(image_tiff, image_path, psf_tiff, Path(opts.psf), image.ndim, psf,
+                             resample=args.resample_psf)
+    if not image_tiff.calibrated:
+        log.warning("%s states no pixel size: the PSF is taken as sampled like it and the "
+                    "output is written uncalibrated; give the file its calibration (ImageJ: "
+                    "Image > Properties) to keep µm", image_path)
+    reference = (core._squeeze_stack(read_image(Path(opts.reference), lazy=False).data,
+                                     "reference") if opts.reference else None)
     if args.engine == "native":
         from .._core.execution import Execution
 
@@ -189,7 +228,8 @@ def run(args) -> int:
         result = run_dl2(image_path, Path(opts.psf), opts, session=session)
     spacing = _calibration(image_tiff, image_path, image.ndim)
     write_tiff(out, np.asarray(result, dtype=np.float32), spacing=spacing,
-               axes="ZYX" if result.ndim == 3 else "YX")
+               axes="ZYX" if result.ndim == 3 else "YX",
+               unit="micron" if image_tiff.calibrated else "pixel")
     log.info("wrote %s (%s, %s%s)", out, opts.algorithm_text(), args.engine,
              f", device {execution.device}" if args.engine == "native" else "")
     return 0

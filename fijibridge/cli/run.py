@@ -24,8 +24,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("pipeline", metavar="PIPELINE",
                    help="pipeline file, or a shipped name (see: fijibridge pipelines)")
     p.add_argument("--input", action="append", metavar="PATH",
-                   help="input TIFFs: a file, folder or glob (repeatable); replaces the "
-                        "file's items source (e.g. the synthetic cohort)")
+                   help="input images (any format fijibridge reads): a file, folder or glob "
+                        "(repeatable); replaces the file's items source (e.g. the synthetic "
+                        "cohort)")
+    p.add_argument("--samples", metavar="SHEET.csv",
+                   help="sample sheet: CSV with columns file, condition, individual[, other "
+                        "metadata]; files relative to the sheet; with --input, the sheet's "
+                        "files must be among them")
+    p.add_argument("--spacing", metavar="Z,Y,X",
+                   help="voxel size in µm of the input files (Y,X for 2-D), for files that "
+                        "state none; replaces what a file states; recorded in run.json")
     p.add_argument("--resume", action="store_true",
                    help="skip items whose outputs exist for the same parameters and inputs")
     p.add_argument("--executor", default=None, help="sequential, processes or dask "
@@ -58,6 +66,7 @@ def run(args) -> int:
 
     from .._core.paths import confined_path
     from ..pipeline import load_pipeline, parse_overrides, run_pipeline
+    from ..pipeline.store import check_spacing
 
     overrides = parse_overrides(args.set)
     spec = load_pipeline(args.pipeline, overrides=overrides, profile=args.profile)
@@ -72,7 +81,9 @@ def run(args) -> int:
     summary = run_pipeline(spec, output_dir=out, inputs=args.input, resume=args.resume,
                            executor=executor, workers=args.workers, scheduler=args.scheduler,
                            progress=not (args.no_progress or is_quiet(args)),
-                           overrides=overrides)
+                           overrides=overrides, samples=args.samples,
+                           spacing=check_spacing(args.spacing, name="--spacing")
+                           if args.spacing else None)
     for sid, m in summary.metrics.items():
         acc = m.get("accuracy")
         if acc is not None:

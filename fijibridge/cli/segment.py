@@ -164,8 +164,8 @@ def run(args) -> int:
         if int(labels.max()) > 65535:
             raise ValueError(f"{f}: {int(labels.max())} objects do not fit a 16-bit label image")
         label_path, overlay = planned[f]
-        write_tiff(label_path, labels.astype(np.uint16), spacing=tif.spacing,
-                   axes=None if planes is None else tif.axes)
+        write_tiff(label_path, labels.astype(np.uint16), spacing=tif.spacing, unit=tif.unit,
+                   axes=None if planes is None else tif.axes)  # uncalibrated stays so
         if overlay is not None:
             write_overlay(shown, labels if planes is None else labels[0], overlay)
         summary.append({"image": str(f), "objects": n, "labels": str(label_path), "device": device,

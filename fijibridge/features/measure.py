@@ -53,9 +53,11 @@ def _read_spatial(path, what):
     return tif
 
 
-def _write_csv(table, path):
+def _write_csv(table, path, calibrated: bool):
     from .._core.atomic import atomic_write_text
 
+    if "calibrated" not in table.columns:  # whether the *_um columns are µm or pixels
+        table = table.assign(calibrated=bool(calibrated))
     atomic_write_text(path, table.to_csv(index=False))
     log.info("wrote %s (%d rows)", path, len(table))
 
@@ -118,6 +120,7 @@ def measure_files(labels_path, *, output, image=None, channel=None, spacing=None
                     {"LABELS_OR_MASK": labels_path, "--image": image, "--cells": cells})
     labels_tif = _read_spatial(labels_path, "input")
     data = labels_tif.data
+    calibrated = spacing is not None or bool(labels_tif.calibrated)
     if spacing is not None:
         spacing = check_spacing(tuple(spacing), data.ndim, name="--spacing")
     else:
@@ -161,10 +164,10 @@ def measure_files(labels_path, *, output, image=None, channel=None, spacing=None
 
             table = pd.DataFrame([{"image": Path(labels_path).name,
                                    **network_metrics(graph, rng=seed)}])
-        _write_csv(table, written[0])
+        _write_csv(table, written[0], calibrated)
         save_graphml(graph, written[1])
-        _write_csv(component_table(graph, rng=seed), written[2])
-        _write_csv(branch_table(graph), written[3])
+        _write_csv(component_table(graph, rng=seed), written[2], calibrated)
+        _write_csv(branch_table(graph), written[3], calibrated)
         return written
 
     if prune_um:
@@ -175,9 +178,9 @@ def measure_files(labels_path, *, output, image=None, channel=None, spacing=None
                              feret=feret)
     if cell_data is not None:
         table.insert(1, "cell", assign_cells(data, cell_data).reindex(table["label"]).to_numpy())
-        _write_csv(aggregate_by_cell(table), written[2])
+        _write_csv(aggregate_by_cell(table), written[2], calibrated)
     summary = image_summary(table)
     summary.insert(0, "image", Path(labels_path).name)
-    _write_csv(summary, written[1])
-    _write_csv(table, written[0])
+    _write_csv(summary, written[1], calibrated)
+    _write_csv(table, written[0], calibrated)
     return written

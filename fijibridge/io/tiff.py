@@ -21,7 +21,7 @@ import numpy as np
 
 from .._core.errors import ImageFormatError
 from .._core.image import Image
-from ._common import check_scene, lazy_from_zarr, to_tczyx
+from ._common import check_scene, lazy_contiguous, lazy_from_zarr, to_tczyx
 from ._units import length_to_um, time_to_s
 
 __all__ = ["read", "parse_ome_xml"]
@@ -142,9 +142,17 @@ def _read_series(tif, series_list, index, path: Path, *, max_memory, lazy, probl
                 f"{str(path)!r} is {nbytes / 2**30:.1f} GiB, above the memory budget of "
                 f"{max_memory / 2**30:.1f} GiB; lazy reading needs zarr and dask: pip install "
                 "'fijibridge[formats]', or raise FIJIBRIDGE_MAX_MEMORY") from e
-        store = series.aszarr(level=0) if len(series.levels) > 1 else series.aszarr()
-        data = lazy_from_zarr(zarr.open(store, mode="r"))
-        tif._fijibridge_keep_open = True  # the store reads from the open file later
+        if series.dataoffset is not None and len(series.levels) <= 1 \
+                and series.axes.upper().endswith("YX"):
+            # uncompressed planes one after another (tifffile's and ImageJ's default):
+            # read directly, in chunks that keep a Z projection's memory low
+            data = lazy_contiguous(path, series.dataoffset, series.shape,
+                                   np.dtype(series.dtype).newbyteorder(tif.byteorder),
+                                   series.axes)
+        else:
+            store = series.aszarr(level=0) if len(series.levels) > 1 else series.aszarr()
+            data = lazy_from_zarr(zarr.open(store, mode="r"))
+            tif._fijibridge_keep_open = True  # the store reads from the open file later
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("error")

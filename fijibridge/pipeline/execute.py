@@ -24,8 +24,9 @@ from .._core.image import Image
 from .checks import import_function
 from .models import PipelineSpec, StepSpec
 from .registry import CONTEXT_ARGS, get_step
-from .store import (arg, calibration, ext, file_record, hash_value, json_default, load,
-                    manifest_path, normalize, out_path, resume_hit, save, to_tiff_image)
+from .store import (arg, calibration, ext, file_record, hash_value, item_calibration,
+                    json_default, load, manifest_path, normalize, out_path, resume_hit, save,
+                    to_tiff_image)
 
 __all__ = ["run_item_task", "run_dataset_step", "call_step"]
 
@@ -110,6 +111,8 @@ def _write_outputs(out_dir: Path, step: StepSpec, out: dict, prefix: str, calib,
         v = normalize(out[name], calib)
         if isinstance(v, Image) and calib is None:
             calib = calibration(v)
+        if prefix and calib is not None:
+            v = _with_calibrated_column(v, calib)
         path = out_path(out_dir, step.id, f"{prefix}{name}{ext(v)}",
                         what=f"output {name!r} of step {step.id!r}"
                              + (f" for item {prefix[:-1]!r}:" if prefix else ":"))
@@ -119,6 +122,16 @@ def _write_outputs(out_dir: Path, step: StepSpec, out: dict, prefix: str, calib,
         produced[f"{step.id}.{name}"] = {"file": str(path), "hash": manifest["hashes"][name]}
     manifest["file_checks"] = file_record(out_dir, step.id, manifest["files"])
     return values, produced, calib
+
+
+def _with_calibrated_column(value, calib: dict):
+    """A per-item table gets a ``calibrated`` column (whether its item's image states
+    its pixel size: sizes in µm, else in pixels), unless the step wrote one itself."""
+    import pandas as pd
+
+    if isinstance(value, pd.DataFrame) and "calibrated" not in value.columns:
+        value = value.assign(calibrated=bool(calib["calibrated"]))
+    return value
 
 
 def run_item_task(task: dict) -> dict:
@@ -135,9 +148,21 @@ def run_item_task(task: dict) -> dict:
     if task.get("file"):
         from ..io import read_image
 
-        img = read_image(task["file"], lazy=False)  # any format; TCZYX, spacing in µm
+        try:
+            img = read_image(task["file"], lazy=False)  # any format; TCZYX, spacing in µm
+            img, file_calib = item_calibration(img, task.get("spacing_override"))
+        except Exception as e:  # noqa: BLE001 - an unreadable item is recorded, others go on
+            log.error("item %s: cannot use %s: %s: %s", key, task["file"], type(e).__name__, e)
+            error = f"{type(e).__name__}: {e}"
+            results = {sid: {"status": "failed", "error": error, "seconds": 0.0}
+                       for sid in task["steps"][:1]}
+            results.update({sid: {"status": "skipped", "reason": "input file unreadable"}
+                            for sid in task["steps"][1:]})
+            return {"item": key, "steps": results, "available": {}, "calibration": calib,
+                    "versions": None, "broken": sorted(broken | set(task["steps"])),
+                    "pid": os.getpid()}
         values["input.image"] = img.with_data(img.to_ndarray())
-        calib = calib or calibration(img)
+        calib = calib or file_calib
     for sid in task["steps"]:
         step = spec.step(sid)
         t0 = time.perf_counter()

@@ -35,11 +35,18 @@ class ItemsSpec(_Strict):
     when ``--input`` is given. ``files``: a file, folder or glob (relative to the
     pipeline file) of TIFF stacks. ``pattern``: how to read metadata from a file's
     path relative to the input folder, e.g. ``"{condition}/{individual}/{name}.tif"``.
+    ``samples``: a sample sheet (CSV: file, condition, individual[, others]; relative
+    to the pipeline file) giving the files and their metadata instead of a pattern
+    (see :mod:`fijibridge.pipeline.samples`).  ``spacing``: the voxel size (µm; z, y, x
+    or y, x) of the input files, for files that state none; it replaces what a file
+    states and is recorded in ``run.json`` (``--spacing`` on the command line).
     """
 
     source: str | None = None
     files: str | None = None
     pattern: str | None = None
+    samples: str | None = None
+    spacing: list[float] | None = None
 
 
 class StepSpec(_Strict):

@@ -87,8 +87,69 @@ def _item_key(rel: str) -> str:
     return re.sub(r"[^\w.-]+", "_", stem).lstrip(".") or "_"
 
 
-def make_items(spec: PipelineSpec, inputs, folders: list | None = None
-                ) -> tuple[list[Item], bool]:
+def _keys(found: list) -> list[str]:
+    """Item names of ``[(root, file)]``: paths relative to the common folder of the roots,
+    disambiguated by a hash of that path where two still collide."""
+    common = os.path.commonpath([os.path.abspath(r) for r, _ in found]) if found else ""
+    rels = [os.path.relpath(os.path.abspath(f), common) for _, f in found]
+    keys = [_item_key(r) for r in rels]
+    dup = {k for k in keys if keys.count(k) > 1}
+    return [f"{k}-{hashlib.sha256(r.encode()).hexdigest()[:8]}" if k in dup else k
+            for k, r in zip(keys, rels)]
+
+
+def _input_files(spec: PipelineSpec, files_spec, folders: list | None) -> list:
+    """``[(root, file)]`` of ``--input`` texts (each file once)."""
+    base = spec.base_dir()
+    found = []  # (root, file) per input text
+    seen = set()
+    for text in ([files_spec] if isinstance(files_spec, str) else files_spec):
+        root, files = find_inputs(str(text), base=base)
+        p = Path(str(text))
+        p = p if p.is_absolute() or p.exists() else base / p  # as find_inputs
+        if folders is not None and p.is_dir():
+            folders.append(p)
+        for f in files:
+            real = os.path.realpath(f)
+            if real in seen:
+                log.info("input %s is named twice; one item", f)
+                continue
+            seen.add(real)
+            found.append((root, f))
+    return found
+
+
+def _sheet_items(spec: PipelineSpec, samples, files_spec, folders) -> list[Item]:
+    """Items of a sample sheet; with ``--input`` too, the sheet's files must be among
+    the input files (input files the sheet does not name are left out, logged)."""
+    from .samples import read_sample_sheet
+
+    rows = read_sample_sheet(samples, base=spec.base_dir())
+    if files_spec:
+        found = _input_files(spec, files_spec, folders)
+        inputs = {os.path.realpath(f) for _, f in found}
+        texts = [files_spec] if isinstance(files_spec, str) else list(files_spec)
+        for r in rows:
+            if os.path.realpath(r.file) not in inputs:
+                raise ValueError(f"sample sheet {samples}, line {r.line}: file "
+                                 f"{str(r.file)!r} is not among the --input files "
+                                 f"({', '.join(map(str, texts))}); give the folder that "
+                                 "holds it, or no --input")
+        named = {os.path.realpath(r.file) for r in rows}
+        left = [str(f) for _, f in found if os.path.realpath(f) not in named]
+        if left:
+            log.warning("%d input file(s) are not in the sample sheet %s and are left out: %s%s",
+                        len(left), samples, ", ".join(left[:5]), " ..." if len(left) > 5 else "")
+    if spec.items.pattern:
+        log.info("items.pattern %r is not used: the sample sheet %s gives the metadata",
+                 spec.items.pattern, samples)
+    found = [(r.file.parent, r.file) for r in rows]
+    return [Item(key, {**r.meta, "file": str(r.file)}, str(r.file), file_hash(r.file))
+            for r, key in zip(rows, _keys(found))]
+
+
+def make_items(spec: PipelineSpec, inputs, folders: list | None = None, *,
+               samples=None) -> tuple[list[Item], bool]:
     """Items and whether they come from files (then the source step is replaced).
 
     Item names (the prefix of every output file) are the input's path relative to
@@ -99,33 +160,19 @@ def make_items(spec: PipelineSpec, inputs, folders: list | None = None
     SHA-256 of its relative path, so no two items share an output file.  A file
     named by several ``--input`` is one item.  ``folders`` (when given) receives the
     folders named as inputs.
+
+    ``samples`` (``--samples``, else the file's ``items.samples``) is a sample sheet
+    (:mod:`~fijibridge.pipeline.samples`): its files are the items and its columns
+    their metadata (instead of ``items.pattern``), all checked before any work.
     """
     files_spec = inputs if inputs else spec.items.files
+    samples = samples or spec.items.samples
+    if samples:
+        return _sheet_items(spec, samples, files_spec, folders), True
     if files_spec:
-        base = spec.base_dir()
-        found = []  # (root, file) per input text
-        seen = set()
-        for text in ([files_spec] if isinstance(files_spec, str) else files_spec):
-            root, files = find_inputs(str(text), base=base)
-            p = Path(str(text))
-            p = p if p.is_absolute() or p.exists() else base / p  # as find_inputs
-            if folders is not None and p.is_dir():
-                folders.append(p)
-            for f in files:
-                real = os.path.realpath(f)
-                if real in seen:
-                    log.info("input %s is named twice; one item", f)
-                    continue
-                seen.add(real)
-                found.append((root, f))
-        common = os.path.commonpath([os.path.abspath(r) for r, _ in found]) if found else ""
-        rels = [os.path.relpath(os.path.abspath(f), common) for _, f in found]
-        keys = [_item_key(r) for r in rels]
-        dup = {k for k in keys if keys.count(k) > 1}
-        keys = [f"{k}-{hashlib.sha256(r.encode()).hexdigest()[:8]}" if k in dup else k
-                for k, r in zip(keys, rels)]
+        found = _input_files(spec, files_spec, folders)
         items = []
-        for (root, f), key in zip(found, keys):
+        for (root, f), key in zip(found, _keys(found)):
             rel = os.path.relpath(f, root)
             meta = _pattern_meta(spec.items.pattern, rel)
             meta.setdefault("file", str(f))
@@ -141,7 +188,8 @@ def make_items(spec: PipelineSpec, inputs, folders: list | None = None
                                     "step that makes items (e.g. synth)")
         return [Item(k, m) for k, m in made], False
     raise ValueError(f"pipeline {spec.name!r} has no items: give --input FILES (a file, folder "
-                     "or glob) or declare items.source / items.files in the file")
+                     "or glob), --samples SHEET.csv, or declare items.source / items.files / "
+                     "items.samples in the file")
 
 
 # ----------------------------------------------------------------------------- planning

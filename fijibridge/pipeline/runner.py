@@ -42,7 +42,7 @@ from .execute import run_dataset_step, run_item_task
 from .models import PipelineSpec
 from .plan import conditional_skips, find_inputs, make_items, plan_phases, step_fingerprint
 from .report import versions, write_report
-from .store import calibration, json_default
+from .store import check_spacing, item_calibration, json_default, spacing_um
 
 __all__ = ["run_pipeline", "RunSummary", "plan_phases", "find_inputs"]
 
@@ -126,9 +126,62 @@ def _export(spec: PipelineSpec, out_dir: Path, dataset_available: dict, skip: se
     return done
 
 
+def _unit_hint() -> str:
+    return ("set it with --spacing Z,Y,X (µm; Y,X for 2-D) or 'items: {spacing: [z, y, x]}' in "
+            "the pipeline file, or write the calibration into the file (ImageJ: Image > "
+            "Properties, then save)")
+
+
+class _Calibrations:
+    """The calibration of each item, noted once: one warning per item whose image states
+    no pixel size (or no Z step), or whose stated spacing an override replaces."""
+
+    def __init__(self):
+        self.of: dict = {}
+        self.warnings: list[str] = []
+
+    def note(self, item, calib) -> None:
+        if calib is None or item.key in self.of:
+            return
+        self.of[item.key] = calib
+        what = repr(item.file) if item.file else f"item {item.key!r}"
+        sp = spacing_um(calib)
+        if calib.get("spacing_source") == "override":
+            stated = calib.get("file_spacing_um") or {}
+            differs = [a for a in "zyx" if stated.get(a) is not None and sp.get(a) is not None
+                       and abs(stated[a] - sp[a]) > 1e-9 * max(stated[a], sp[a])]
+            if differs:
+                self._warn(f"{what} states a voxel size of {_fmt(stated)} µm; the spacing "
+                           f"override {_fmt(sp)} µm replaces it")
+        elif not calib.get("calibrated"):
+            self._warn(f"{what} states no pixel size (uncalibrated): sizes, lengths and "
+                       f"filters are in pixels (spacing 1); {_unit_hint()}")
+        elif len(calib["spacing"]) == 3 and sp.get("z") is None:
+            self._warn(f"{what} states no Z step: {calib['spacing'][0]:g} µm is used; "
+                       f"{_unit_hint()}")
+
+    def _warn(self, message: str) -> None:
+        log.warning("%s", message)
+        self.warnings.append(message)
+
+    def record(self, item) -> dict:
+        """What run.json's ``items`` holds for ``item``: its metadata, then its calibration."""
+        c = self.of.get(item.key)
+        return {**item.meta, "calibrated": bool(c["calibrated"]) if c else None,
+                "spacing_um": spacing_um(c), "channels": list(c["channels"]) if c else None,
+                "spacing_source": (c.get("spacing_source") or ("step" if c["calibrated"] else
+                                                                "none")) if c else None}
+
+
+def _fmt(sp: dict) -> str:
+    return " × ".join(f"{sp[a]:g}" if sp.get(a) is not None else "?" for a in "zyx"
+                      if a in sp and (a != "z" or sp[a] is not None))
+
+
 def run_pipeline(spec: PipelineSpec, *, output_dir, inputs=None, resume: bool = False,
                  executor: str = "sequential", workers: int = 1, scheduler: str | None = None,
-                 progress: bool = True, overrides: dict | None = None) -> RunSummary:
+                 progress: bool = True, overrides: dict | None = None, samples=None,
+                 spacing=None) -> RunSummary:
     """Run ``spec``; write outputs, ``run.json`` and ``report.html`` into ``output_dir``.
 
     Parameters
@@ -143,6 +196,20 @@ def run_pipeline(spec: PipelineSpec, *, output_dir, inputs=None, resume: bool = 
         ``scheduler`` (each worker process opens its own ImageJ session when a macro
         step needs one); or a config (mapping or YAML file with an ``executor:``
         section, e.g. SLURM/PBS jobs, see :mod:`~fijibridge.pipeline._dask_cluster`).
+    samples : str or Path, optional
+        A sample sheet (CSV: file, condition, individual[, others]) giving the input
+        files and their metadata (see :mod:`fijibridge.pipeline.samples`); default the
+        file's ``items.samples``.  Checked before any work.
+    spacing : sequence of float, optional
+        Voxel size (µm; z, y, x, or y, x) of the input files, replacing what they state
+        (for files that state none); default the file's ``items.spacing``.  Recorded
+        in ``run.json`` (``spacing_override``, and ``spacing_source`` per item).
+
+    Calibration: an input whose image states no pixel size (or no Z step) is run with
+    spacing 1 and gets one warning (logged once and listed in ``run.json``'s
+    ``warnings``); ``run.json``'s ``items`` record per item its metadata and
+    ``calibrated``, ``spacing_um``, ``channels``, ``spacing_source``, and every table
+    row a per-item step writes has a ``calibrated`` column.
     """
     from tqdm.auto import tqdm
 
@@ -152,8 +219,16 @@ def run_pipeline(spec: PipelineSpec, *, output_dir, inputs=None, resume: bool = 
     out_dir = Path(output_dir)
     _check_output_dir(out_dir)
     folders: list = []
-    items, from_files = make_items(spec, inputs, folders)
+    override_from = "spacing argument (--spacing)" if spacing is not None else "items.spacing"
+    override = spacing if spacing is not None else spec.items.spacing
+    override = check_spacing(override, name=override_from) if override is not None else None
+    items, from_files = make_items(spec, inputs, folders, samples=samples)
     _check_inputs_apart(out_dir, items, folders)
+    if override is not None and not from_files:
+        log.warning("the spacing override %s µm applies to input files; this run's items "
+                    "come from step %r, which states its own", list(override), spec.items.source)
+        override = None
+    calibrations = _Calibrations()
     out_dir.mkdir(parents=True, exist_ok=True)
     for s in spec.steps:  # a step folder that is a link elsewhere: refused before any work
         folder = confined_path(out_dir, s.id, what="step folder")
@@ -181,7 +256,9 @@ def run_pipeline(spec: PipelineSpec, *, output_dir, inputs=None, resume: bool = 
         from ..io import read_image                         # from the files' calibration
 
         for it in items:
-            item_state[it.key]["calibration"] = calibration(read_image(it.file, lazy=True))
+            _, calib = item_calibration(read_image(it.file, lazy=True), override)
+            item_state[it.key]["calibration"] = calib
+            calibrations.note(it, calib)
     step_stats = {s.id: {"per": s.per, "kind": s.kind, "ok": 0, "resumed": 0, "failed": 0,
                          "skipped": 0, "seconds": 0.0} for s in spec.steps if s.id not in skip}
     failures: list[dict] = []
@@ -204,13 +281,16 @@ def run_pipeline(spec: PipelineSpec, *, output_dir, inputs=None, resume: bool = 
                                   "aliases": aliases, "calibration": st["calibration"],
                                   "file": it.file, "file_hash": it.file_hash,
                                   "fingerprints": fingerprints, "source": source,
+                                  "spacing_override": override,
                                   "broken": sorted(st["broken"])})
                 bar = tqdm(total=len(tasks), desc=f"{spec.name}: {', '.join(ids)}",
                            disable=not progress, unit="item")
+                by_key = {it.key: it for it in items}
                 for res in ex.map_unordered(run_item_task, tasks):
                     st = item_state[res["item"]]
                     st["available"].update(res["available"])
                     st["calibration"] = st["calibration"] or res["calibration"]
+                    calibrations.note(by_key[res["item"]], st["calibration"])
                     st["broken"].update(res["broken"])
                     pids.add(res["pid"])
                     if res.get("versions") and not macro_versions:
@@ -261,7 +341,12 @@ def run_pipeline(spec: PipelineSpec, *, output_dir, inputs=None, resume: bool = 
                         "worker_pids": sorted(pids)},
            "resume": resume, "inputs": {"from_files": from_files, "hashes": input_hashes,
                                         "items": len(items)},
-           "items": {it.key: it.meta for it in items},
+           "spacing_override": ({"spacing_um": list(override), "from": override_from}
+                                if override is not None else None),
+           "samples": str(samples or spec.items.samples) if (samples or spec.items.samples)
+           else None,
+           "items": {it.key: calibrations.record(it) for it in items},
+           "warnings": calibrations.warnings,
            "versions": versions(spec, macro_versions),
            "timings": {"total_s": seconds, "steps": step_stats},
            "metrics": metrics, "failures": failures,

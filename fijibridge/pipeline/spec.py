@@ -163,6 +163,8 @@ def load_pipeline(path, *, overrides: dict | None = None, profile: str | None = 
         set_dotted(config, k, v, "--set")
     data["config"] = config
     data["steps"] = substitute(data.get("steps"), config, where, ("steps",))
+    if isinstance(data.get("items"), dict):  # e.g. items: {spacing: "${spacing}"}
+        data["items"] = substitute(data["items"], config, where, ("items",))
     data["path"] = str(path)
 
     try:

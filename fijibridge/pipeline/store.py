@@ -27,7 +27,8 @@ from .._core.paths import UnsafePathError, confined_path
 from .._core.steps import Png
 from .._core.tiff import TiffImage
 
-__all__ = ["normalize", "as_image", "calibration", "to_tiff_image", "hash_value", "ext", "save", "load", "arg", "file_hash",
+__all__ = ["normalize", "as_image", "calibration", "item_calibration", "with_spacing",
+           "check_spacing", "spacing_um", "to_tiff_image", "hash_value", "ext", "save", "load", "arg", "file_hash",
            "out_path", "manifest_path", "file_record", "resume_hit", "json_default"]
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,65 @@ def calibration(image: Image) -> dict:
     return {"axes": image.axes, "shape": list(image.shape), "spacing": list(image.spacing),
             "channels": list(image.channels), "calibrated": bool(image.calibrated),
             "spacing_known": list(image.spacing_known)}
+
+
+def check_spacing(value, *, name: str = "spacing") -> tuple[float, ...]:
+    """A spacing override as a tuple of 2 (y, x) or 3 (z, y, x) positive µm values."""
+    if isinstance(value, str):
+        value = [v for v in value.replace(",", " ").split()]
+    try:
+        sp = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        sp = ()
+    if len(sp) not in (2, 3) or not all(np.isfinite(v) and v > 0 for v in sp):
+        raise ValueError(f"{name} must be 3 (z, y, x) or 2 (y, x) positive numbers in µm, "
+                         f"e.g. 0.3,0.1,0.1; got {value!r}")
+    return sp
+
+
+def with_spacing(image: Image, spacing) -> Image:
+    """``image`` with the spacing override ``spacing`` (µm), marked calibrated.
+
+    A 3-value override applies to a 2-D image as its (y, x); a 2-value override to a
+    Z stack is refused (its Z step would stay unknown)."""
+    import dataclasses
+
+    sp = check_spacing(spacing)
+    nsp = image.spatial_ndim
+    if len(sp) == 3 and nsp == 2:
+        sp = sp[1:]
+    elif len(sp) != nsp:
+        raise ValueError(f"spacing override {list(sp)} gives (y, x) but "
+                         f"{image.source or 'the image'} is a Z stack; give 3 values (z, y, x)")
+    return dataclasses.replace(image, spacing=sp, calibrated=True, spacing_known=(True,) * nsp)
+
+
+def spacing_um(calib: dict | None) -> dict | None:
+    """``{"z", "y", "x"}`` → µm (None where unknown) of a :func:`calibration` dict."""
+    if not calib:
+        return None
+    sp, known = calib["spacing"], calib.get("spacing_known") or [calib["calibrated"]] * len(
+        calib["spacing"])
+    out = {"z": None, "y": None, "x": None}
+    for name, value, k in zip("zyx" if len(sp) == 3 else "yx", sp, known):
+        out[name] = value if k else None
+    return out
+
+
+def item_calibration(image: Image, override=None) -> tuple[Image, dict]:
+    """The item's image (with the spacing ``override`` applied, if any) and its
+    :func:`calibration`, plus ``spacing_source`` (``"file"``, ``"override"`` or
+    ``"none"``) and, under an override, what the file itself states (``file_spacing_um``)."""
+    if override is None:
+        calib = calibration(image)
+        calib["spacing_source"] = "file" if image.calibrated else "none"
+        return image, calib
+    stated = spacing_um(calibration(image))
+    image = with_spacing(image, override)
+    calib = calibration(image)
+    calib["spacing_source"] = "override"
+    calib["file_spacing_um"] = stated
+    return image, calib
 
 
 def as_image(data, calib: dict | None = None, spacing=None) -> Image:

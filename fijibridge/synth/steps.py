@@ -38,14 +38,17 @@ def synth(*, item=None, meta=None, kind: str = "cohort", n_control: int = 10,
           n_cells: int = 6, shape: list | None = None,
           fusion_control=FUSION_CONTROL, fusion_patient=FUSION_PATIENT, na: float = 1.4,
           wavelength_um: float = 0.52, photons: float = 200.0, background: float = 10.0,
-          n_nuclei: int | None = None):
+          n_nuclei: int | None = None, voxel_um: list | None = None):
     """Render one synthetic item and image it with the microscope model.
 
     ``kind``: ``cohort`` (monocytes of a control vs patient cohort, as
     :func:`fijibridge.synth.monocyte_cohort` — sample ``i`` is bit-identical to the
     cohort's ``i``-th), ``nuclei`` or ``golgi``.  Outputs ``image`` (uint16 camera
     image), ``labels`` (ground truth), and for Golgi phantoms ``nucleus`` and
-    ``golgi`` channels.
+    ``golgi`` channels.  ``voxel_um`` (z, y, x or y, x) is the voxel size the
+    phantoms are rendered at (default: the phantom's own); every image carries it.
+    (Not ``spacing``: the runner hands per-image steps the item's image spacing
+    under that name.)
     """
     from .._core.image import Image
     from .._core.options import check_choice
@@ -59,11 +62,13 @@ def synth(*, item=None, meta=None, kind: str = "cohort", n_control: int = 10,
                            fusion_control=fusion_control, fusion_patient=fusion_patient,
                            rng=seed)[i]
         ph = cells(fusion=s.fusion, phenotype=None, rng=s.rng, ndim=ndim, n_cells=n_cells,
+                   spacing=tuple(voxel_um) if voxel_um else None,
                    **({"shape": tuple(shape)} if shape else {}))
     else:
         g = np.random.default_rng(np.random.SeedSequence(seed).spawn(n)[i])
         fn = nuclei if kind == "nuclei" else golgi
-        ph = fn(tuple(shape) if shape else None, ndim=ndim, n_nuclei=n_nuclei, rng=g)
+        ph = fn(tuple(shape) if shape else None, ndim=ndim, n_nuclei=n_nuclei, rng=g,
+                spacing=tuple(voxel_um) if voxel_um else None)
     spacing = tuple(float(s) for s in ph.spacing)
     psf = make_psf(spacing=spacing, na=na, wavelength_um=wavelength_um)
     axes = "ZYX" if ph.ndim == 3 else "YX"

@@ -204,3 +204,44 @@ def test_deconvolve_output_dir_names_the_file_after_the_image(tmp_path):
     got = read_tiff(out / "cells_deconv.tif")
     assert got.data.shape == img.shape
     np.testing.assert_allclose(got.spacing, (0.3, 0.1, 0.1), rtol=1e-6)
+
+
+def test_deconvolve_checks_psf_spacing_and_keeps_uncalibrated(tmp_path):
+    """``deconvolve``: a PSF sampled at another voxel size than the image stops the command
+    naming both (no output), ``--resample-psf`` resamples it; an uncalibrated image gives
+    an uncalibrated output (not 1 µm voxels) and a warning naming the file."""
+    import subprocess
+    import sys
+
+    import numpy as np
+    import tifffile
+
+    from fijibridge import read_image, write_tiff
+
+    rng = np.random.default_rng(0)
+    img = rng.poisson(50, (8, 32, 32)).astype(np.float32)
+    psf = np.zeros((5, 9, 9), np.float32)
+    psf[2, 4, 4] = 1
+    write_tiff(tmp_path / "cells.tif", img, spacing=(0.3, 0.1, 0.1))
+    write_tiff(tmp_path / "psf.tif", psf, spacing=(0.3, 0.05, 0.05))
+    tifffile.imwrite(tmp_path / "plain.tif", img, photometric="minisblack")
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "fijibridge.cli.main", "deconvolve", *args,
+                               "--algorithm", "RL 2"], capture_output=True, text=True,
+                              timeout=300)
+
+    out = tmp_path / "o.tif"
+    r = run(str(tmp_path / "cells.tif"), "--psf", str(tmp_path / "psf.tif"), "-o", str(out))
+    assert r.returncode != 0 and not out.exists()
+    assert "sampled at 0.3 × 0.05 × 0.05 µm but the image" in r.stderr
+    assert "0.3 × 0.1 × 0.1 µm" in r.stderr and "Traceback" not in r.stderr
+    r = run(str(tmp_path / "cells.tif"), "--psf", str(tmp_path / "psf.tif"), "-o", str(out),
+            "--resample-psf")
+    assert r.returncode == 0, r.stderr
+    assert read_image(out).spacing == pytest.approx((0.3, 0.1, 0.1))
+    out2 = tmp_path / "o2.tif"
+    r = run(str(tmp_path / "plain.tif"), "--psf", str(tmp_path / "psf.tif"), "-o", str(out2))
+    assert r.returncode == 0, r.stderr
+    assert "plain.tif states no pixel size" in r.stderr
+    assert read_image(out2).calibrated is False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 
 import networkx as nx
 import numpy as np
@@ -101,3 +103,34 @@ def test_measure_files_is_the_command_and_returns_what_it_wrote(files, tmp_path)
     with pytest.raises(ValueError, match="-o"):
         measure_files(files["labels"], output=files["cells"].with_suffix(".csv"),
                       cells=files["cells"].with_suffix(".csv"))
+
+
+def test_tables_say_whether_sizes_are_calibrated(tmp_path):
+    """Every table of ``fijibridge features`` has a ``calibrated`` column: False for a
+    file that states no pixel size (its *_um columns are then pixels), True for a
+    calibrated file or an explicit spacing."""
+    import subprocess
+    import sys
+
+    import pandas as pd
+    import tifffile
+
+    labels = np.zeros((30, 30), np.uint16)
+    labels[3:9, 3:12] = 1
+    labels[15:25, 10:20] = 2
+    tifffile.imwrite(tmp_path / "plain.tif", labels)
+    tifffile.imwrite(tmp_path / "cal.tif", labels, imagej=True, resolution=(5.0, 5.0),
+                     metadata={"unit": "micron"})
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    for name, extra, flag in (("plain", [], False), ("cal", [], True),
+                              ("plain", ["--spacing", "0.2", "0.2"], True)):
+        out = tmp_path / f"{name}{len(extra)}.csv"
+        r = subprocess.run([sys.executable, "-m", "fijibridge.cli.main", "features",
+                            str(tmp_path / f"{name}.tif"), "-o", str(out), *extra],
+                           capture_output=True, text=True, env=env)
+        assert r.returncode == 0, r.stderr
+        for f in (out, out.with_suffix(".summary.csv")):
+            t = pd.read_csv(f)
+            assert set(t["calibrated"]) == {flag}, (f, t["calibrated"])
+        assert "area_um2" in pd.read_csv(out).columns

@@ -59,3 +59,59 @@ def test_nuclei_count_small(tmp_path, imagej):
     assert s.ok, s.failures
     counts = pd.read_csv(tmp_path / "counts" / "table.csv")
     assert all(counts["count"] > 3)
+
+
+def _spacings(node, path=()):
+    """Key paths of every ``spacing`` key in a parsed YAML tree."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "spacing":
+                yield path + (k,)
+            yield from _spacings(v, path + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _spacings(v, path + (i,))
+
+
+SHIPPED = sorted(p.name for p in (REPO / "pipelines").glob("*.yml"))
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.xfail(
+        strict=True, reason="m17 rewrites mito_classification.yml without optics.spacing "
+                            "this round; remove this mark when that lands"))
+    if n == "mito_classification.yml" else n for n in SHIPPED])
+def test_shipped_pipelines_state_no_spacing_of_their_inputs(name):
+    """Steps take the spacing from the image (issue #16): no ``spacing`` in config (nor
+    ``optics``), none under psf or any other step — only a synth step may state the
+    voxel size it renders at (its images carry it)."""
+    import yaml
+
+    data = yaml.safe_load((REPO / "pipelines" / name).read_text())
+    assert "optics" not in (data.get("config") or {}), name
+    found = []
+    for path in _spacings(data):
+        if path[0] == "steps" and "synth" in data["steps"][path[1]]:
+            continue
+        found.append(".".join(map(str, path)))
+    assert not found, f"{name} states a spacing at {found}"
+
+
+def test_nuclei_golgi_3d_psf_per_stack_at_its_spacing(tmp_path):
+    """The PSF is sampled per stack at the spacing the phantoms carry (1.0 × 0.5 × 0.5 µm,
+    stated by the synth step), and the run records every item as calibrated."""
+    from fijibridge.io import read_image
+
+    spec = load_pipeline(REPO / "pipelines" / "nuclei_golgi_3d.yml", profile="small",
+                         overrides={"n": 1})
+    s = run_pipeline(spec, output_dir=tmp_path, progress=False)
+    assert s.ok, s.failures
+    run = json.loads(s.run_json.read_text())
+    assert run["timings"]["steps"]["psf"]["per"] == "image"
+    (item,) = run["items"]
+    assert run["items"][item]["calibrated"] is True and run["warnings"] == []
+    assert run["items"][item]["spacing_um"] == {"z": 1.0, "y": 0.5, "x": 0.5}
+    psf = read_image(tmp_path / "psf" / f"{item}.psf.tif")
+    assert psf.spacing == pytest.approx((1.0, 0.5, 0.5))
+    nuclei = pd.read_csv(tmp_path / "nuclei_table" / f"{item}.table.csv")
+    assert len(nuclei) >= 3 and set(nuclei["calibrated"]) == {True}
