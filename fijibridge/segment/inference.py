@@ -31,7 +31,7 @@ from .models import load_model
 from .preprocess import check_finite, normalize
 
 __all__ = ["BLEND_MODES", "AUTO_BORDER", "auto_window", "sliding_window_inference", "predict",
-           "probabilities_to_labels", "segment"]
+           "probabilities_to_labels", "segment", "run_segment"]
 
 log = logging.getLogger(__name__)
 
@@ -478,3 +478,18 @@ def segment(image, *, model="nuclei2d", device: str = "auto", roi_size=None,
     post = {**ckpt.get("postprocessing", {}), **postprocessing}
     labels = probabilities_to_labels(probs, head=net.head, **post)
     return (labels, probs) if return_probabilities else labels
+
+
+def run_segment(image, *, model="nuclei2d", device: str = "auto", backend: str = "auto",
+                **kwargs) -> tuple[np.ndarray, dict]:
+    """:func:`segment`, also returning what ran it: ``(labels, info)`` with ``info`` =
+    ``{"model", "device", "backend"}`` (for run records: the pipeline step, the CLI)."""
+    from .backends import inference_predictor
+
+    device = resolve_device(device)
+    net, ckpt = model if isinstance(model, tuple) else load_model(model, device=device)
+    run = inference_predictor(net, device=device, backend=backend)
+    labels = segment(image, model=(run, ckpt), **kwargs)
+    info = {"model": str(model) if not isinstance(model, tuple) else "(loaded)",
+            "device": run.device, "backend": run.backend}
+    return labels, info
