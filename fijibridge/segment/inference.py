@@ -30,7 +30,7 @@ from .._core.options import check_choice
 from .models import load_model
 from .preprocess import check_finite, normalize
 
-__all__ = ["BLEND_MODES", "AUTO_BORDER", "auto_window", "sliding_window_inference", "predict",
+__all__ = ["BLEND_MODES", "AUTO_BORDER", "AUTO_MIN_WINDOW", "auto_window", "sliding_window_inference", "predict",
            "probabilities_to_labels", "segment", "run_segment"]
 
 log = logging.getLogger(__name__)
@@ -227,6 +227,10 @@ def _activate(logits: torch.Tensor, head: str) -> torch.Tensor:
 #: default reflected border (pixels per side) around a whole-image window, capped at an
 #: eighth of the axis (so a 64-plane stack gets 8, not 32)
 AUTO_BORDER = 32
+#: smallest whole-image window along Y and X: a smaller image is reflection-padded to it,
+#: as the 256² tiles did before (the shipped model's F1 on 61×57 planes depends on it:
+#: 0.779 padded to 256, 0.761 with an 8-px border only); Z keeps its border only
+AUTO_MIN_WINDOW = 256
 #: activation memory of a U-Net forward pass, in float32 feature maps of the first
 #: level's width (measured peak: ~6.2 for UNet depth 4 in 2D and 3D; 7 leaves room)
 _ACTIVATION_FACTOR = 7
@@ -257,8 +261,8 @@ def auto_window(spatial, *, size_multiple: int = 1, features: int = 32,
     """Window and border for :func:`predict`'s ``roi_size=None``.
 
     The whole image plus a reflected border (:data:`AUTO_BORDER` px per side, at most
-    an eighth of the axis, at least ``size_multiple``), rounded up to ``size_multiple``,
-    when its estimated activation memory (``7 × features × 4 bytes`` per pixel) fits in
+    an eighth of the axis, at least ``size_multiple``), at least :data:`AUTO_MIN_WINDOW`
+    along Y and X, rounded up to ``size_multiple``, when its estimated activation memory (``7 × features × 4 bytes`` per pixel) fits in
     ``max_memory`` (default: 4 GiB or half the free memory, whichever is less);
     otherwise the largest window that does, halving the longest axis at a time.
 
@@ -269,7 +273,8 @@ def auto_window(spatial, *, size_multiple: int = 1, features: int = 32,
         border = tuple(min(AUTO_BORDER, max(mult, s // 8)) for s in spatial)
     else:
         border = _tuple(border, len(spatial), "border") if border else (0,) * len(spatial)
-    roi = [-(-(s + 2 * b) // mult) * mult for s, b in zip(spatial, border)]
+    lowest = [1] * (len(spatial) - 2) + [AUTO_MIN_WINDOW] * min(2, len(spatial))
+    roi = [-(-max(s + 2 * b, low) // mult) * mult for s, b, low in zip(spatial, border, lowest)]
     budget = int(max_memory) if max_memory is not None else _memory_budget(device)
     per_pixel = _ACTIVATION_FACTOR * features * 4
     while float(np.prod(roi)) * per_pixel > budget:

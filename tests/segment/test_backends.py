@@ -103,7 +103,9 @@ def test_auto_window_whole_image_with_border_or_largest_window_that_fits():
     roi, border = auto_window((64, 256, 256), size_multiple=8, features=16, max_memory=4 << 30)
     assert roi == (80, 320, 320) and border == (8, 32, 32)  # a z border of 1/8 of 64
     roi, border = auto_window((61, 57), size_multiple=8, features=16, max_memory=4 << 30)
-    assert roi == (80, 80) and border == (8, 8)  # at least size_multiple, then rounded up
+    assert roi == (256, 256) and border == (8, 8)  # padded to 256 as the old tiles were
+    roi, border = auto_window((6, 61, 57), size_multiple=4, features=16, max_memory=4 << 30)
+    assert roi == (16, 256, 256) and border == (4, 8, 8)  # Z: its border only
     # over budget: halve the longest axis until it fits
     roi, _ = auto_window((1024, 1024), size_multiple=8, features=16,
                          max_memory=7 * 16 * 4 * 600 * 600)
@@ -126,14 +128,14 @@ def _counting(net):
 
 def test_predict_runs_one_window_when_it_fits_and_tiles_when_not():
     net = _trained_like(UNet, 2)
-    img = np.random.default_rng(0).random((100, 140)).astype(np.float32)
+    img = np.random.default_rng(0).random((300, 420)).astype(np.float32)
     run, calls = _counting(net)
     whole = predict(img, run, device="cpu")
-    assert calls == [(1, 1, 124, 176)]  # borders 100 // 8 and 140 // 8, to multiples of 4
+    assert calls == [(1, 1, 364, 484)]  # a 32-px border each side, to multiples of 4
     calls.clear()
-    tiled = predict(img, run, device="cpu", max_memory=7 * 8 * 4 * 80 * 80)
-    assert len(calls) > 1 and all(c[2] * c[3] <= 80 * 80 for c in calls)
-    assert tiled.shape == whole.shape == (3, 100, 140)
+    tiled = predict(img, run, device="cpu", max_memory=7 * 8 * 4 * 256 * 256)
+    assert len(calls) > 1 and all(c[2] * c[3] <= 256 * 256 for c in calls)
+    assert tiled.shape == whole.shape == (3, 300, 420)
     np.testing.assert_allclose(tiled.sum(0), 1, atol=1e-5)
     # the windows see the same pixels away from the seams
     assert np.mean(np.abs(tiled - whole) < 0.05) > 0.9
