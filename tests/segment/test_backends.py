@@ -105,7 +105,7 @@ def test_auto_window_whole_image_with_border_or_largest_window_that_fits():
     roi, border = auto_window((61, 57), size_multiple=8, features=16, max_memory=4 << 30)
     assert roi == (256, 256) and border == (8, 8)  # padded to 256 as the old tiles were
     roi, border = auto_window((6, 61, 57), size_multiple=4, features=16, max_memory=4 << 30)
-    assert roi == (16, 256, 256) and border == (4, 8, 8)  # Z: its border only
+    assert roi == (16, 256, 256) and border == (4, 7, 7)  # Z: its border only
     # over budget: halve the longest axis until it fits
     roi, _ = auto_window((1024, 1024), size_multiple=8, features=16,
                          max_memory=7 * 16 * 4 * 600 * 600)
