@@ -224,9 +224,10 @@ def _activate(logits: torch.Tensor, head: str) -> torch.Tensor:
     return torch.sigmoid(logits)
 
 
-#: default reflected border (pixels per side) around a whole-image window, capped at an
-#: eighth of the axis (so a 64-plane stack gets 8, not 32)
-AUTO_BORDER = 32
+#: default reflected border (pixels per side) around a whole-image window, by spatial
+#: dimensions: the border the windows used before had (256-px tiles in 2D, 128 in 3D, an
+#: eighth of each), capped at an eighth of the axis (a 64-plane stack gets 8)
+AUTO_BORDER = {1: 32, 2: 32, 3: 16}
 #: smallest whole-image window along Y and X: a smaller image is reflection-padded to it,
 #: as the 256² tiles did before (the shipped model's F1 on 61×57 planes depends on it:
 #: 0.779 padded to 256, 0.761 with an 8-px border only); Z keeps its border only
@@ -260,9 +261,10 @@ def auto_window(spatial, *, size_multiple: int = 1, features: int = 32,
                 max_memory: int | None = None, device="cpu", border=None):
     """Window and border for :func:`predict`'s ``roi_size=None``.
 
-    The whole image plus a reflected border (:data:`AUTO_BORDER` px per side, at most
-    an eighth of the axis, at least ``size_multiple``), at least :data:`AUTO_MIN_WINDOW`
-    along Y and X, rounded up to ``size_multiple``, when its estimated activation memory (``7 × features × 4 bytes`` per pixel) fits in
+    The whole image plus a reflected border (:data:`AUTO_BORDER`: 32 px per side in 2D,
+    16 in 3D, at most an eighth of the axis, at least ``size_multiple``), at least
+    :data:`AUTO_MIN_WINDOW` along Y and X, rounded up to ``size_multiple``, when its
+    estimated activation memory (``7 × features × 4`` bytes per pixel) fits in
     ``max_memory`` (default: 4 GiB or half the free memory, whichever is less);
     otherwise the largest window that does, halving the longest axis at a time.
 
@@ -270,7 +272,8 @@ def auto_window(spatial, *, size_multiple: int = 1, features: int = 32,
     """
     mult = max(int(size_multiple), 1)
     if border is None:
-        border = tuple(min(AUTO_BORDER, max(mult, s // 8)) for s in spatial)
+        cap = AUTO_BORDER.get(len(spatial), 32)
+        border = tuple(min(cap, max(mult, s // 8)) for s in spatial)
     else:
         border = _tuple(border, len(spatial), "border") if border else (0,) * len(spatial)
     lowest = [1] * (len(spatial) - 2) + [AUTO_MIN_WINDOW] * min(2, len(spatial))
@@ -289,7 +292,7 @@ def auto_window(spatial, *, size_multiple: int = 1, features: int = 32,
 def predict(image, network, *, preprocessing: dict | None = None, roi_size=None,
             overlap: float = 0.25, mode: str = "gaussian", sw_batch_size: int = 4,
             device: str = "auto", channel_axis: int | None = None,
-            tta: bool = False, backend: str = "auto", border=None,
+            tta: bool = False, backend: str = "torch", border=None,
             max_memory: int | None = None, optimize: bool = True) -> np.ndarray:
     """Probabilities of a network for one image.
 
@@ -317,10 +320,12 @@ def predict(image, network, *, preprocessing: dict | None = None, roi_size=None,
     tta : bool
         Test-time augmentation: average the probabilities over the 8 flips/90°
         rotations of the Y–X plane (8× the time; the same in 3D, in-plane only).
-    backend : {"auto", "torch", "onnx", "openvino"}
-        Who runs the network (:func:`fijibridge.segment.backends.resolve_backend`):
-        ``"auto"`` takes ONNX Runtime/OpenVINO on the CPU when ``fijibridge[fast]`` is
-        installed, else torch.
+    backend : {"torch", "auto", "onnx", "openvino"}
+        Who runs the network (:func:`fijibridge.segment.backends.resolve_backend`).
+        Default torch: a network being trained changes weights between calls, and each
+        new set of weights would be exported again.  ``"auto"`` takes ONNX
+        Runtime/OpenVINO on the CPU when ``fijibridge[fast]`` is installed (what
+        :func:`segment` does for a trained model).
     optimize : bool
         torch back-end: fold BatchNorm into the convolutions and use the channels-last
         layout (default); ``False`` runs the network as given.

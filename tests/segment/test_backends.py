@@ -101,7 +101,7 @@ def test_auto_window_whole_image_with_border_or_largest_window_that_fits():
     roi, border = auto_window((1024, 1024), size_multiple=8, features=16, max_memory=4 << 30)
     assert roi == (1088, 1088) and border == (32, 32)  # 32-px reflected border each side
     roi, border = auto_window((64, 256, 256), size_multiple=8, features=16, max_memory=4 << 30)
-    assert roi == (80, 320, 320) and border == (8, 32, 32)  # a z border of 1/8 of 64
+    assert roi == (80, 288, 288) and border == (8, 16, 16)  # 3D: 16 px; z: 1/8 of 64
     roi, border = auto_window((61, 57), size_multiple=8, features=16, max_memory=4 << 30)
     assert roi == (256, 256) and border == (8, 8)  # padded to 256 as the old tiles were
     roi, border = auto_window((6, 61, 57), size_multiple=4, features=16, max_memory=4 << 30)
