@@ -18,7 +18,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 EXTRAS="dask,formats"
-[[ "${1:-}" == "--test" ]] && EXTRAS="test,dask,formats"
+# fast (ONNX Runtime, OpenVINO) for the tests of segment's optional back-ends
+[[ "${1:-}" == "--test" ]] && EXTRAS="test,dask,formats,fast,cluster"
 say() { printf '[install] %s\n' "$*"; }
 
 # --- system packages ---------------------------------------------------------------

@@ -36,7 +36,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto",
                    help="auto (default: CUDA if available, then MPS, else CPU), cpu, cuda, "
                    "cuda:N or mps; a device that is absent is an error")
-    p.add_argument("--tile", type=int, default=256, help="sliding-window size in pixels")
+    p.add_argument("--tile", type=int, default=None,
+                   help="sliding-window size in pixels (default: the whole image at once when "
+                   "it fits in memory, else the largest window that does)")
+    p.add_argument("--backend", default="auto", choices=("auto", "torch", "onnx", "openvino"),
+                   help="who runs the network: auto (default: ONNX Runtime/OpenVINO on the CPU "
+                   "when fijibridge[fast] is installed, else torch), torch, onnx or openvino")
     p.add_argument("--overlap", type=float, default=0.25, help="window overlap fraction")
     p.add_argument("--tta", action="store_true",
                    help="test-time augmentation: average the 8 flips/rotations (8x slower)")
@@ -132,8 +137,11 @@ def run(args) -> int:
     from .._core.execution import resolve_device
 
     device = resolve_device(args.device)  # "auto" decided once, logged, reported
-    model = load_model(args.model, device=device)
-    net = model[0]
+    from ..segment.backends import inference_predictor
+
+    net, ckpt = load_model(args.model, device=device)
+    run_net = inference_predictor(net, device=device, backend=args.backend)  # once, all images
+    model = (run_net, ckpt)
     post = {} if args.min_size is None else {"min_size": args.min_size}
     summary = []
     for f in files:
@@ -169,6 +177,7 @@ def run(args) -> int:
         if overlay is not None:
             write_overlay(shown, labels if planes is None else labels[0], overlay)
         summary.append({"image": str(f), "objects": n, "labels": str(label_path), "device": device,
+                        "backend": run_net.backend,
                         "overlay": None if overlay is None else str(overlay)})
         if not args.json:
             print(f"{f}: {n} objects -> {label_path}")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -29,8 +30,8 @@ from .._core.options import check_choice
 from .models import load_model
 from .preprocess import check_finite, normalize
 
-__all__ = ["BLEND_MODES", "sliding_window_inference", "predict",
-           "probabilities_to_labels", "segment"]
+__all__ = ["BLEND_MODES", "AUTO_BORDER", "AUTO_MIN_WINDOW", "auto_window", "sliding_window_inference", "predict",
+           "probabilities_to_labels", "segment", "run_segment"]
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +168,19 @@ def sliding_window_inference(inputs: torch.Tensor, roi_size, predictor: Callable
     padded = tuple(x.shape[2:])
     starts = [_starts(s, r, overlap) for s, r in zip(padded, roi)]
     windows = list(itertools.product(*starts))
+    if all(len(st) == 1 for st in starts) and padded == roi:
+        # one window covering the (padded) image: no blending, no weight maps
+        preds = []
+        for n in range(x.shape[0]):
+            pred = predictor(x[n:n + 1].to(run_device))
+            if not isinstance(pred, torch.Tensor) or pred.shape[0] != 1 \
+                    or tuple(pred.shape[2:]) != roi:
+                raise ValueError(f"predictor must return (B, C, *{roi}) for a (B, C, *{roi}) "
+                                 f"batch; got {getattr(pred, 'shape', type(pred).__name__)}")
+            preds.append(pred.to(inputs.device, torch.float32))
+        out = torch.cat(preds)
+        crop = tuple(slice(p[0], p[0] + s) for p, s in zip(pads, spatial))
+        return out[(slice(None), slice(None)) + crop]
     weight = _importance(roi, mode, sigma_scale).to(inputs.device)
     out = None
     norm = torch.zeros((1, 1) + padded, dtype=torch.float32, device=inputs.device)
@@ -210,30 +224,118 @@ def _activate(logits: torch.Tensor, head: str) -> torch.Tensor:
     return torch.sigmoid(logits)
 
 
-def predict(image, network, *, preprocessing: dict | None = None, roi_size=256,
+#: default reflected border (pixels per side) around a whole-image window, by spatial
+#: dimensions: the border the windows used before had (256-px tiles in 2D, 128 in 3D, an
+#: eighth of each), capped at an eighth of the axis (a 64-plane stack gets 8)
+AUTO_BORDER = {1: 32, 2: 32, 3: 16}
+#: smallest whole-image window along Y and X: a smaller image is reflection-padded to it,
+#: as the 256² tiles did before (the shipped model's F1 on 61×57 planes depends on it:
+#: 0.779 padded to 256, 0.761 with an 8-px border only); Z keeps its border only
+AUTO_MIN_WINDOW = 256
+#: activation memory of a U-Net forward pass, in float32 feature maps of the first
+#: level's width (measured peak: ~6.2 for UNet depth 4 in 2D and 3D; 7 leaves room)
+_ACTIVATION_FACTOR = 7
+#: default cap of that estimate (bytes); half of the free memory where that is less
+DEFAULT_INFERENCE_MEMORY = 4 << 30
+
+
+def _memory_budget(device) -> int:
+    budget = DEFAULT_INFERENCE_MEMORY
+    try:
+        if str(device).startswith("cuda"):
+            free, _ = torch.cuda.mem_get_info(torch.device(device))
+        else:
+            free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        budget = min(budget, int(free) // 2)
+    except (ValueError, OSError, AttributeError, RuntimeError):
+        pass  # no way to ask: keep the fixed cap
+    return budget
+
+
+def _network_width(network) -> int:
+    config = getattr(network, "config", None) or {}
+    return int(config.get("features", 32)) if isinstance(config, dict) else 32
+
+
+def auto_window(spatial, *, size_multiple: int = 1, features: int = 32,
+                max_memory: int | None = None, device="cpu", border=None):
+    """Window and border for :func:`predict`'s ``roi_size=None``.
+
+    The whole image plus a reflected border (:data:`AUTO_BORDER`: 32 px per side in 2D,
+    16 in 3D, at most an eighth of the axis, at least ``size_multiple``), at least
+    :data:`AUTO_MIN_WINDOW` along Y and X, rounded up to ``size_multiple``, when its
+    estimated activation memory (``7 × features × 4`` bytes per pixel) fits in
+    ``max_memory`` (default: 4 GiB or half the free memory, whichever is less);
+    otherwise the largest window that does, halving the longest axis at a time.
+
+    Returns ``(roi, border)``, tuples of ints per spatial axis.
+    """
+    mult = max(int(size_multiple), 1)
+    if border is None:
+        cap = AUTO_BORDER.get(len(spatial), 32)
+        border = tuple(min(cap, max(mult, s // 8)) for s in spatial)
+    else:
+        border = _tuple(border, len(spatial), "border") if border else (0,) * len(spatial)
+    lowest = [1] * (len(spatial) - 2) + [AUTO_MIN_WINDOW] * min(2, len(spatial))
+    roi = [-(-max(s + 2 * b, low) // mult) * mult for s, b, low in zip(spatial, border, lowest)]
+    budget = int(max_memory) if max_memory is not None else _memory_budget(device)
+    per_pixel = _ACTIVATION_FACTOR * features * 4
+    while float(np.prod(roi)) * per_pixel > budget:
+        i = int(np.argmax(roi))
+        half = -(-(roi[i] // 2) // mult) * mult
+        if half < max(4 * mult, 64) or half >= roi[i]:
+            break  # smallest sensible window: run it whatever the estimate says
+        roi[i] = half
+    return tuple(roi), tuple(border)
+
+
+def predict(image, network, *, preprocessing: dict | None = None, roi_size=None,
             overlap: float = 0.25, mode: str = "gaussian", sw_batch_size: int = 4,
             device: str = "auto", channel_axis: int | None = None,
-            tta: bool = False) -> np.ndarray:
+            tta: bool = False, backend: str = "torch", border=None,
+            max_memory: int | None = None, optimize: bool = True) -> np.ndarray:
     """Probabilities of a network for one image.
 
     Parameters
     ----------
     image : ndarray ``(Y, X)`` / ``(Z, Y, X)``, or with a channel axis
-    network : UNet or callable
+    network : UNet, Predictor or callable
         A callable needs ``spatial_dims``, ``in_channels`` and ``head`` attributes or
-        is treated as a 2D single-channel ``logits`` network.
+        is treated as a 2D single-channel ``logits`` network.  A
+        :class:`~fijibridge.segment.backends.Predictor` (made once with
+        :func:`~fijibridge.segment.backends.inference_predictor`) is used as it is.
     preprocessing : dict, optional
         ``{"normalize": "percentile", "low": 1, "high": 99.8}`` (the default).
+    roi_size : int, sequence of int or None
+        Sliding-window size.  ``None`` (default): the whole image in one window with a
+        reflected border when it fits in memory, else the largest window that does
+        (:func:`auto_window`).  ``256`` gives the tiling used before version 0.3.
+    border : int or sequence, optional
+        Reflected border around the image (default: see :func:`auto_window` for
+        ``roi_size=None``, ``roi // 8`` for a given window).
+    max_memory : int, optional
+        Bytes the whole-image window may take (``roi_size=None`` only).
     channel_axis : int, optional
         Axis of ``image`` holding channels (none: a single channel).
     tta : bool
         Test-time augmentation: average the probabilities over the 8 flips/90°
         rotations of the Y–X plane (8× the time; the same in 3D, in-plane only).
+    backend : {"torch", "auto", "onnx", "openvino"}
+        Who runs the network (:func:`fijibridge.segment.backends.resolve_backend`).
+        Default torch: a network being trained changes weights between calls, and each
+        new set of weights would be exported again.  ``"auto"`` takes ONNX
+        Runtime/OpenVINO on the CPU when ``fijibridge[fast]`` is installed (what
+        :func:`segment` does for a trained model).
+    optimize : bool
+        torch back-end: fold BatchNorm into the convolutions and use the channels-last
+        layout (default); ``False`` runs the network as given.
 
     Returns
     -------
     ndarray float32 ``(C_out, *spatial)`` of probabilities (softmax/sigmoid by head).
     """
+    from .backends import inference_predictor
+
     image = check_finite(image)
     sd = int(getattr(network, "spatial_dims", 2))
     cin = int(getattr(network, "in_channels", 1))
@@ -252,23 +354,33 @@ def predict(image, network, *, preprocessing: dict | None = None, roi_size=256,
     pre = dict(preprocessing or {"normalize": "percentile", "low": 1.0, "high": 99.8})
     chans = [normalize(c, mode=pre.get("normalize", "percentile"), low=pre.get("low", 1.0),
                        high=pre.get("high", 99.8)) for c in image]
-    dev = torch_device(device)
-    x = torch.from_numpy(np.stack(chans)[None].astype(np.float32)).to(dev)
-    if isinstance(network, torch.nn.Module):
-        network = network.to(dev).eval()
+    from .backends import Predictor
+
+    dev = torch_device(network.device if isinstance(network, Predictor) else device)
+    run = inference_predictor(network, device=str(dev), backend=backend, optimize=optimize)
+    x = torch.from_numpy(np.stack(chans)[None].astype(np.float32))
+    x = x.to(dev if run.backend == "torch" else "cpu")
+    mult = int(getattr(run, "size_multiple", 1) or 1)
+    width = _network_width(network)
+
+    def infer(t):
+        roi, b = roi_size, border
+        if roi is None:  # per call: a rotated (TTA) image has its axes swapped
+            roi, b = auto_window(tuple(t.shape[2:]), size_multiple=mult, features=width,
+                                 max_memory=max_memory, device=dev, border=border)
+            log.debug("window %s, border %s (backend %s)", roi, b, run.backend)
+        return sliding_window_inference(t, roi, run, overlap=overlap, mode=mode,
+                                        sw_batch_size=sw_batch_size, border=b)
+
     if not tta:
-        logits = sliding_window_inference(x, roi_size, network, overlap=overlap, mode=mode,
-                                          sw_batch_size=sw_batch_size)
-        return _activate(logits, head)[0].cpu().numpy()
+        return _activate(infer(x), head)[0].cpu().numpy()
     yx = (x.ndim - 2, x.ndim - 1)
     total = None
     for k in range(4):
         for flip in (False, True):
             xt = torch.rot90(x, k, yx)
             xt = torch.flip(xt, (yx[1],)) if flip else xt
-            pt = _activate(sliding_window_inference(xt, roi_size, network, overlap=overlap,
-                                                    mode=mode, sw_batch_size=sw_batch_size),
-                           head)
+            pt = _activate(infer(xt), head)
             pt = torch.flip(pt, (yx[1],)) if flip else pt
             pt = torch.rot90(pt, -k, yx)
             total = pt if total is None else total + pt
@@ -335,31 +447,59 @@ def probabilities_to_labels(probs, *, head: str = "boundary", threshold: float =
                            spacing=spacing, min_size=min_size)
 
 
-def segment(image, *, model="nuclei2d", device: str = "auto", roi_size=256, overlap: float = 0.25,
-            sw_batch_size: int = 4, tta: bool = False, return_probabilities: bool = False,
-            **postprocessing):
+def segment(image, *, model="nuclei2d", device: str = "auto", roi_size=None,
+            overlap: float = 0.25, sw_batch_size: int = 4, tta: bool = False,
+            return_probabilities: bool = False, backend: str = "auto", **postprocessing):
     """Instance labels of ``image`` with a trained model (default the shipped ``nuclei2d``).
 
     ``model`` is a name, folder or checkpoint path (see
     :func:`fijibridge.segment.models.load_model`) or an already loaded
-    ``(network, checkpoint)`` pair.  ``tta=True`` averages over the 8 flips/rotations
-    (see :func:`predict`).  Extra keywords override the checkpoint's post-processing
-    (see :func:`probabilities_to_labels`).
+    ``(network, checkpoint)`` pair, where ``network`` may be a
+    :class:`~fijibridge.segment.backends.Predictor` prepared once for many images
+    (:func:`~fijibridge.segment.backends.inference_predictor`).  ``roi_size=None``
+    (default) runs the whole image at once when it fits in memory (see :func:`predict`);
+    ``backend`` chooses who runs the network (``"auto"``: ONNX Runtime/OpenVINO on the
+    CPU when ``fijibridge[fast]`` is installed, else torch).  ``tta=True`` averages over
+    the 8 flips/rotations.  Extra keywords override the checkpoint's post-processing (see
+    :func:`probabilities_to_labels`).
 
     Examples
     --------
     >>> from fijibridge.data import load_sample            # doctest: +SKIP
     >>> labels = segment(load_sample("dsb2018_nuclei").data)  # doctest: +SKIP
     """
-    device = resolve_device(device)  # "auto" decided (and logged) once for the whole call
-    net, ckpt = model if isinstance(model, tuple) else load_model(model, device=device)
+    from .backends import Predictor
+
+    net, ckpt = model if isinstance(model, tuple) else (None, None)
+    if isinstance(net, Predictor):
+        device = net.device
+    else:
+        device = resolve_device(device)  # "auto" decided (and logged) once for the whole call
+    if net is None:
+        net, ckpt = load_model(model, device=device)
     image = check_finite(image)
     if float(image.max()) == float(image.min()):
         log.info("constant image: no objects")
         empty = np.zeros(image.shape, np.int32)
         return (empty, None) if return_probabilities else empty
     probs = predict(image, net, preprocessing=ckpt.get("preprocessing"), roi_size=roi_size,
-                    overlap=overlap, sw_batch_size=sw_batch_size, device=device, tta=tta)
+                    overlap=overlap, sw_batch_size=sw_batch_size, device=device, tta=tta,
+                    backend=backend)
     post = {**ckpt.get("postprocessing", {}), **postprocessing}
     labels = probabilities_to_labels(probs, head=net.head, **post)
     return (labels, probs) if return_probabilities else labels
+
+
+def run_segment(image, *, model="nuclei2d", device: str = "auto", backend: str = "auto",
+                **kwargs) -> tuple[np.ndarray, dict]:
+    """:func:`segment`, also returning what ran it: ``(labels, info)`` with ``info`` =
+    ``{"model", "device", "backend"}`` (for run records: the pipeline step, the CLI)."""
+    from .backends import inference_predictor
+
+    device = resolve_device(device)
+    net, ckpt = model if isinstance(model, tuple) else load_model(model, device=device)
+    run = inference_predictor(net, device=device, backend=backend)
+    labels = segment(image, model=(run, ckpt), **kwargs)
+    info = {"model": str(model) if not isinstance(model, tuple) else "(loaded)",
+            "device": run.device, "backend": run.backend}
+    return labels, info

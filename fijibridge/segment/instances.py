@@ -90,8 +90,8 @@ def split_instances(mask, *, method="distance", markers=None, image=None, spacin
     if method == "connected" or not mask.any():
         labels, _ = ndi.label(mask, structure)
         return remove_small_labels(labels, min_size=min_size)
-    distance = ndi.distance_transform_edt(mask, sampling=spacing)
     if method == "distance":
+        distance = ndi.distance_transform_edt(mask, sampling=spacing)
         footprint = _ellipsoid(min_distance, spacing)
         local_max = (ndi.maximum_filter(distance, footprint=footprint, mode="constant")
                      == distance) & mask
@@ -111,8 +111,8 @@ def split_instances(mask, *, method="distance", markers=None, image=None, spacin
             if relief.shape != mask.shape:
                 raise ValueError(f"image shape {relief.shape} differs from mask shape "
                                  f"{mask.shape}")
-        else:
-            relief = -distance
+        else:  # computed only here: with image= it was unused (half of segment's post-processing)
+            relief = -ndi.distance_transform_edt(mask, sampling=spacing)
     labels = watershed(relief, seeds, mask=mask, connectivity=connectivity)
     return remove_small_labels(labels, min_size=min_size)
 

@@ -63,12 +63,14 @@ def instances(*, mask, image=None, spacing=None, method: str = "connected",
     return {"labels": _labels_dtype(labels)}
 
 
-def segment(*, image, model: str = "nuclei2d", device: str = "auto"):
+def segment(*, image, model: str = "nuclei2d", device: str = "auto", backend: str = "auto"):
     """Instance segmentation with a trained network (default the shipped ``nuclei2d``);
-    ``device`` "auto" takes the GPU when there is one."""
-    from .inference import segment as _segment
+    ``device`` "auto" takes the GPU when there is one, ``backend`` "auto" ONNX Runtime or
+    OpenVINO on the CPU when installed. Output ``inference`` records which ran."""
+    from .inference import run_segment
 
-    return {"labels": _labels_dtype(_segment(np.asarray(image), model=model, device=device))}
+    labels, info = run_segment(np.asarray(image), model=model, device=device, backend=backend)
+    return {"labels": _labels_dtype(labels), "inference": info}
 
 
 def overlay(*, image, labels):
@@ -110,11 +112,13 @@ def _check_segment(p):
     from .._core.execution import device_name
 
     check_param(p, "device", device_name)
+    check_param(p, "backend", choice("backend", ["auto", "torch", "onnx", "openvino"]))
 
 
 STEPS = {s.name: s for s in (
     make_step(threshold, "image", ("mask",), check=_check_threshold),
     make_step(instances, "image", ("labels",), check=_check_instances),
-    make_step(segment, "image", ("labels",), check=_check_segment),
+    make_step(segment, "image", ("labels", "inference"), check=_check_segment,
+              default_outputs=("labels",)),
     make_step(overlay, "image", ("png",)),
 )}
