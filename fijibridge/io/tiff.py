@@ -175,9 +175,17 @@ def _read_series(tif, series_list, index, path: Path, *, max_memory, lazy, probl
                                    "split the colours first (ImageJ: Image > Color > "
                                    "Split Channels)")
         axes = axes.replace("S", "C")
-    for unknown in "IQ":
-        if unknown in axes and "Z" not in axes:
-            axes = axes.replace(unknown, "Z")
+    unknown = [i for i, a in enumerate(axes) if a in "IQ"]
+    if len(unknown) == 2 and not set("TZ") & set(axes):
+        # a shaped 4-D stack (tifffile's own metadata), e.g. Cell Tracking Challenge 3D
+        # time-lapses: numpy's usual order, time then depth
+        log.info("%s: two unnamed plane axes %s read as T, Z", path,
+                 tuple(data.shape[i] for i in unknown))
+        axes = axes[:unknown[0]] + "T" + axes[unknown[0] + 1:unknown[1]] + "Z" \
+            + axes[unknown[1] + 1:]
+    for letter in "IQ":
+        if letter in axes and "Z" not in axes:
+            axes = axes.replace(letter, "Z", 1)
     data, axes = to_tczyx(data, axes)
 
     channels: tuple = ()
