@@ -226,6 +226,11 @@ def run_item_task(task: dict) -> dict:
             available.update(produced)
             atomic_write_text(manifest_path(out_dir, sid, key), json.dumps(manifest, indent=1))
             results[sid] = {"status": "ok", "seconds": time.perf_counter() - t0}
+            # what ran it (a step's dict output naming its device / back-end): run.json
+            ran_on = {k: str(v[k]) for v in out.values() if isinstance(v, dict)
+                      for k in ("device", "backend") if k in v}
+            if ran_on:
+                results[sid]["ran_on"] = ran_on
         except Exception as e:  # noqa: BLE001 - one failing item must not stop the others
             log.error("step %s failed for item %s: %s: %s", sid, key, type(e).__name__, e)
             log.debug("traceback", exc_info=True)

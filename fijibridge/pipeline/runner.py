@@ -298,6 +298,10 @@ def run_pipeline(spec: PipelineSpec, *, output_dir, inputs=None, resume: bool = 
                     for sid, r in res["steps"].items():
                         step_stats[sid][r["status"]] += 1
                         step_stats[sid]["seconds"] += r.get("seconds", 0.0)
+                        for k, v in r.get("ran_on", {}).items():  # e.g. segment's backend
+                            seen = step_stats[sid].setdefault("ran_on", {}).setdefault(k, [])
+                            if v not in seen:
+                                seen.append(v)
                         if r["status"] == "failed":
                             failures.append({"step": sid, "item": res["item"],
                                              "error": r["error"]})

@@ -300,3 +300,18 @@ def test_segment_step_and_cli_record_the_backend(dsb, tmp_path, capsys):
     assert main(["segment", str(src), "--output-dir", str(tmp_path / "b"), "--device", "cpu",
                  "--json", "--no-overlay"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["backend"] == resolve_backend("auto", "cpu")
+
+
+def test_pipeline_run_json_records_the_backend_that_ran(tmp_path):
+    """run.json says which back-end and device each segment step ran on."""
+    from fijibridge.pipeline import load_pipeline, run_pipeline
+
+    p = tmp_path / "p.yml"
+    p.write_text("version: 1\nname: t\nitems: {source: gen}\nsteps:\n"
+                 "  - id: gen\n    synth: {kind: nuclei, n: 1, ndim: 2, seed: 1}\n"
+                 "    outputs: [image]\n"
+                 "  - id: seg\n    segment: {model: nuclei2d, device: cpu, backend: torch}\n"
+                 "    inputs: {image: gen.image}\n")
+    run_pipeline(load_pipeline(p), output_dir=tmp_path / "out", progress=False)
+    run = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert run["timings"]["steps"]["seg"]["ran_on"] == {"device": ["cpu"], "backend": ["torch"]}
