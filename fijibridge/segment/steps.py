@@ -1,5 +1,6 @@
 """Pipeline steps of the segment package: ``threshold``, ``instances``, ``segment``
-(a trained network) and ``overlay`` (outlines of labels on the image).
+(a trained network), ``territories`` (cells grown from their nuclei), ``rois`` (an
+ImageJ ROI set of labels) and ``overlay`` (outlines of labels on the image).
 
 Thin adapters: image in, mask/labels out; sizes and smoothing in µm through the
 ``spacing`` of the item's image.  Torch is imported only when ``segment`` runs.
@@ -11,7 +12,7 @@ import numpy as np
 
 from .._core.steps import check_param, choice, figure_png, make_step, positive
 
-__all__ = ["STEPS", "threshold", "instances", "segment", "overlay"]
+__all__ = ["STEPS", "threshold", "instances", "segment", "territories", "rois", "overlay"]
 
 
 def _labels_dtype(labels):
@@ -71,6 +72,27 @@ def segment(*, image, model: str = "nuclei2d", device: str = "auto"):
     return {"labels": _labels_dtype(_segment(np.asarray(image), model=model, device=device))}
 
 
+def territories(*, nuclei, image, mask=None, spacing=None, method: str = "intensity",
+                smooth_um: float = 1.0):
+    """Cells from their nuclei: a nucleus-seeded watershed on the cytoplasmic signal
+    ``image`` within the cell ``mask`` (default: Li threshold of the signal smoothed by
+    ``smooth_um`` µm); :func:`fijibridge.segment.territories.cell_territories`.
+    Output ``labels``: cell ``k`` holds nucleus ``k``."""
+    from .territories import cell_territories
+
+    return {"labels": cell_territories(np.asarray(nuclei), np.asarray(image), mask=mask,
+                                       spacing=spacing, method=method, smooth_um=smooth_um)}
+
+
+def rois(*, labels):
+    """An ImageJ ROI set (``.zip`` for the ROI Manager): the outline of each label on the
+    max projection, named ``cell_<label>``."""
+    from .._core.steps import RoiZip
+    from .territories import rois_zip
+
+    return {"rois": RoiZip(rois_zip(np.asarray(labels)))}
+
+
 def overlay(*, image, labels):
     """PNG of the image (max projection in 3D) with the outlines of the labels."""
     from skimage.segmentation import find_boundaries
@@ -104,6 +126,13 @@ def _check_instances(p):
     check_param(p, "min_distance", positive("min_distance"))
 
 
+def _check_territories(p):
+    from .territories import TERRITORY_METHODS
+
+    check_param(p, "method", choice("method", TERRITORY_METHODS))
+    check_param(p, "smooth_um", positive("smooth_um", allow_zero=True))
+
+
 def _check_segment(p):
     # the model name is checked when the step loads it: its resolver lives beside torch
     # (fijibridge.segment.models), which validation must not import
@@ -116,5 +145,7 @@ STEPS = {s.name: s for s in (
     make_step(threshold, "image", ("mask",), check=_check_threshold),
     make_step(instances, "image", ("labels",), check=_check_instances),
     make_step(segment, "image", ("labels",), check=_check_segment),
+    make_step(territories, "image", ("labels",), check=_check_territories),
+    make_step(rois, "image", ("rois",)),
     make_step(overlay, "image", ("png",)),
 )}
