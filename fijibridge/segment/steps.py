@@ -73,15 +73,16 @@ def segment(*, image, model: str = "nuclei2d", device: str = "auto"):
 
 
 def territories(*, nuclei, image, mask=None, spacing=None, method: str = "intensity",
-                smooth_um: float = 1.0):
+                smooth_um: float = 0.5, threshold: str = "Otsu"):
     """Cells from their nuclei: a nucleus-seeded watershed on the cytoplasmic signal
-    ``image`` within the cell ``mask`` (default: Li threshold of the signal smoothed by
+    ``image`` within the cell ``mask`` (default: ``threshold`` of the signal smoothed by
     ``smooth_um`` µm); :func:`fijibridge.segment.territories.cell_territories`.
     Output ``labels``: cell ``k`` holds nucleus ``k``."""
     from .territories import cell_territories
 
     return {"labels": cell_territories(np.asarray(nuclei), np.asarray(image), mask=mask,
-                                       spacing=spacing, method=method, smooth_um=smooth_um)}
+                                       spacing=spacing, method=method, smooth_um=smooth_um,
+                                       threshold=threshold)}
 
 
 def rois(*, labels):
@@ -129,8 +130,11 @@ def _check_instances(p):
 def _check_territories(p):
     from .territories import TERRITORY_METHODS
 
+    from .thresholds import _ALL_NAMES
+
     check_param(p, "method", choice("method", TERRITORY_METHODS))
     check_param(p, "smooth_um", positive("smooth_um", allow_zero=True))
+    check_param(p, "threshold", choice("threshold", _ALL_NAMES))
 
 
 def _check_segment(p):

@@ -57,6 +57,17 @@ def test_two_nuclei_give_two_territories_covering_the_cell_mask(ndim):
     assert np.all(cells[..., 42:][mask[..., 42:]] == 2)
 
 
+def test_territories_default_mask_is_the_cells_signal():
+    """Without a mask, the cells are the signal's foreground (Otsu after 0.5 µm)."""
+    nuclei, signal, mask = _two_cells(3)
+    rng = np.random.default_rng(0)
+    noisy = rng.poisson(signal).astype(np.float32)
+    cells = cell_territories(nuclei, noisy, spacing=(0.3, 0.1, 0.1))
+    iou = ((cells > 0) & mask).sum() / ((cells > 0) | mask).sum()
+    assert iou > 0.9, iou
+    assert set(np.unique(cells)) == {0, 1, 2}
+
+
 def test_territories_measure_distance_in_micrometres():
     """A voxel two voxels from each nucleus in index space goes to the one that is
     nearer in µm (z voxels are 3× longer here)."""
