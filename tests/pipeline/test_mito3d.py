@@ -191,3 +191,19 @@ def test_input_files_give_the_same_features(small_run, tmp_path):
         a = pd.read_csv(out / "features" / f"{orig}.table.csv")
         b = pd.read_csv(again / "features" / f"{key}.table.csv")
         pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9)
+
+
+@pytest.mark.parametrize("params, message", [
+    ("channels: {nuclei: DAPI}", "exactly the roles 'nuclei' and 'mito'"),
+    ("channels: {nuclei: A, mito: A}", "different names"),
+    ("kind: nuclei, channels: {nuclei: A, mito: B}", "only kind 'cohort'"),
+    ("voxel_um: [0.2, 0.1, 0.1, 1]", "voxel_um must be"),
+])
+def test_cohort_channel_parameters_checked_before_any_work(tmp_path, params, message):
+    from fijibridge._core.errors import PipelineSpecError
+
+    p = tmp_path / "p.yml"
+    p.write_text("version: 1\nname: t\nitems: {source: gen}\nsteps:\n"
+                 f"  - id: gen\n    synth: {{ndim: 3, {params}}}\n")
+    with pytest.raises((PipelineSpecError, ValueError), match=message):
+        load_pipeline(p)
