@@ -4,7 +4,8 @@ Runs the pipeline (its built-in cohort of 3D two-channel OME-TIFF stacks, or
 ``--input`` stacks) and sums run.json's per-step timings into the stages of the
 analysis: render (the synthetic cohort, absent with ``--input``), read (channels by
 name from the file's stack), PSF, deconvolution, segmentation (nuclei, territories,
-mitochondria), features, outputs (ROIs, overlays) and classification.  The machine's
+mitochondria), features, outputs (ROIs, overlays), classification and the optional
+ImageJ macro step (when ImageJ is installed).  The machine's
 load average and the CPU seconds of the run are recorded beside the times: on a
 shared machine the seconds are only comparable within one run (``share_of_total``),
 and ``cpu_s`` is what the job itself used.
@@ -33,10 +34,10 @@ STAGE_OF_KIND = {
     "territories": "segmentation", "subtract_background": "segmentation",
     "sato": "segmentation", "tubeness": "segmentation", "frangi": "segmentation",
     "segment": "segmentation", "features": "features", "rois": "outputs",
-    "overlay": "outputs", "classify": "classification",
+    "overlay": "outputs", "classify": "classification", "macro": "imagej_macro",
 }
 STAGES = ("render", "read", "psf", "deconvolution", "segmentation", "features", "outputs",
-          "classification", "other")
+          "classification", "imagej_macro", "other")
 
 
 def stage_times(run: dict) -> dict:
