@@ -4,8 +4,8 @@ Values handed between steps are kept in the form they are saved in, so a resumed
 equals a clean one: images as :class:`~fijibridge._core.image.Image` (pixels, axes,
 spacing in µm, channel names), tables as DataFrames, dicts (JSON), str,
 :class:`~fijibridge._core.steps.Png` and ImageJ ROI sets (``RoiZip``, ``.zip``).
-Images are written as calibrated ImageJ TIFFs (``.tif``), or as OME-TIFF (``.ome.tif``) when they carry channel names, which ImageJ
-TIFFs cannot hold.
+Images are written as calibrated ImageJ TIFFs (``.tif``), or as OME-TIFF (``.ome.tif``)
+when they carry channel names, which ImageJ TIFFs cannot hold.
 
 Every file goes through :func:`fijibridge._core.paths.confined_path` (no name can put
 a file outside the output folder) and is written atomically; a step's manifest
