@@ -53,6 +53,13 @@ def synth(*, item=None, meta=None, kind: str = "cohort", n_control: int = 10,
     cohort's ``i``-th), ``nuclei`` or ``golgi``.  Outputs ``image`` (uint16 camera
     image), ``labels`` (ground truth), and for Golgi phantoms ``nucleus`` and
     ``golgi`` channels.
+
+    ``channels`` (cohort only): ``{"nuclei": name, "mito": name}``; ``image`` is then a
+    ``CZYX`` (``CYX`` in 2D) stack with those channel names, nuclear stain first, each
+    channel imaged with its own PSF at ``emission_um[role]`` (µm; default
+    :data:`EMISSION_UM`), as :func:`fijibridge.io.read_image` reads it back from an
+    OME-TIFF.  ``voxel_um``: the voxel size rendered at (µm, (z, y, x) or (y, x));
+    default the phantom's, the field then :data:`CELL_FIELD_UM` per cell.
     """
     from .._core.image import Image
     from .._core.options import check_choice
