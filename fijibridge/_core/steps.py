@@ -28,7 +28,7 @@ import inspect
 import io
 from collections.abc import Callable
 
-__all__ = ["Step", "Builtin", "Png", "make_step", "figure_png", "check_param", "tables_with_meta",
+__all__ = ["Step", "Builtin", "Png", "RoiZip", "make_step", "figure_png", "check_param", "tables_with_meta",
            "positive", "choice", "DATA_ARGS", "PER"]
 
 #: argument names that are data inputs (another step's outputs), never parameters
@@ -39,6 +39,10 @@ PER = ("image", "dataset")
 
 class Png(bytes):
     """PNG file content returned by a step (overlays, plots)."""
+
+
+class RoiZip(bytes):
+    """An ImageJ ROI set (``.zip``, opens in the ROI Manager) returned by a step."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,9 +17,15 @@ def features(*, labels, image=None, cells=None, spacing=None, network: bool = Fa
              prune_um: float = 0.2, seed: int = 0):
     """Object features. Without ``cells``: one row per object (morphology in µm).
     With ``cells``: one row per cell — skeleton network metrics of the objects inside
-    it (``network: true``) and the mean morphology of its objects."""
+    it (``network: true``), the mean morphology of its objects (3D: volume µm³,
+    surface µm², sphericity …) and the cell's own size.
+
+    Outputs ``table`` and, with ``network: true``, ``skeleton`` (the skeleton of the
+    objects, 0/255, calibrated like the image; declare ``outputs: [table, skeleton]``
+    to keep it)."""
     from . import (aggregate_by_cell, assign_cells, cell_table, label_morphology,
                    skeleton_graph)
+    from .skeleton import skeletonize_mask
 
     labels = np.asarray(labels).astype(np.int32)
     if labels.max() == 0:
@@ -28,22 +34,34 @@ def features(*, labels, image=None, cells=None, spacing=None, network: bool = Fa
     if cells is None:
         return {"table": morph}
     cells = np.asarray(cells).astype(np.int32)
-    keep = ["cell", "area_um2" if labels.ndim == 2 else "volume_um3", "perimeter_um",
-            "circularity", "elongation", "feret_diameter_um"]
+    if labels.ndim == 2:
+        keep = ["cell", "area_um2", "perimeter_um", "circularity", "elongation",
+                "feret_diameter_um"]
+    else:
+        keep = ["cell", "volume_um3", "surface_area_um2", "sphericity", "elongation",
+                "flatness", "feret_diameter_um"]
     morph["cell"] = assign_cells(labels, cells).reindex(morph["label"]).to_numpy()
     agg = aggregate_by_cell(morph[[k for k in keep if k in morph.columns]])
     cell_ids = np.unique(cells)
+    voxel = float(np.prod(spacing)) if spacing is not None else 1.0
+    size = np.bincount(cells.ravel())
+    out = {}
     if network:
+        skel = skeletonize_mask(labels > 0)
         graph = skeleton_graph(labels > 0, spacing=spacing, image=image, cells=cells,
-                               prune_um=prune_um)
+                               prune_um=prune_um, skeleton=skel)
         table = cell_table(graph, cell_ids, rng=seed).merge(agg, on="cell", how="left")
-        size = np.bincount(cells.ravel())[table["cell"]] * float(np.prod(spacing or 1.0))
-        if "total_area_um2" in table.columns:
-            table["mito_area_fraction"] = table["total_area_um2"] / size
+        out["skeleton"] = skel.astype(np.uint8) * 255
     else:
         table = agg
     table = table[table["cell"] > 0].reset_index(drop=True)
-    return {"table": table}
+    unit = "area_um2" if labels.ndim == 2 else "volume_um3"
+    table[f"cell_{unit}"] = size[table["cell"]] * voxel
+    if f"total_{unit}" in table.columns:
+        fraction = "mito_area_fraction" if labels.ndim == 2 else "mito_volume_fraction"
+        table[fraction] = table[f"total_{unit}"].fillna(0.0) / table[f"cell_{unit}"]
+    out["table"] = table
+    return out
 
 
 def skeleton(*, mask, image=None, spacing=None, prune_um: float = 0.0, seed: int = 0):
@@ -126,7 +144,8 @@ def _check_pairs(p):
 
 
 STEPS = {s.name: s for s in (
-    make_step(features, "image", ("table",), check=_check_prune),
+    make_step(features, "image", ("table", "skeleton"), check=_check_prune,
+              default_outputs=("table",)),
     make_step(skeleton, "image", ("table",), check=_check_prune),
     make_step(count, "image", ("table", "summary")),
     make_step(pairs, "image", ("table", "summary"), check=_check_pairs),

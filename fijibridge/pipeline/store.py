@@ -2,10 +2,10 @@
 
 Values handed between steps are kept in the form they are saved in, so a resumed run
 equals a clean one: images as :class:`~fijibridge._core.image.Image` (pixels, axes,
-spacing in µm, channel names), tables as DataFrames, dicts (JSON), str and
-:class:`~fijibridge._core.steps.Png`.  Images are written as calibrated ImageJ TIFFs
-(``.tif``), or as OME-TIFF (``.ome.tif``) when they carry channel names, which ImageJ
-TIFFs cannot hold.
+spacing in µm, channel names), tables as DataFrames, dicts (JSON), str,
+:class:`~fijibridge._core.steps.Png` and ImageJ ROI sets (``RoiZip``, ``.zip``).
+Images are written as calibrated ImageJ TIFFs (``.tif``), or as OME-TIFF (``.ome.tif``)
+when they carry channel names, which ImageJ TIFFs cannot hold.
 
 Every file goes through :func:`fijibridge._core.paths.confined_path` (no name can put
 a file outside the output folder) and is written atomically; a step's manifest
@@ -24,7 +24,7 @@ import numpy as np
 from .._core.atomic import atomic_write_bytes, atomic_write_text, file_sha256
 from .._core.image import AXES, Image, check_axes
 from .._core.paths import UnsafePathError, confined_path
-from .._core.steps import Png
+from .._core.steps import Png, RoiZip
 from .._core.tiff import TiffImage
 
 __all__ = ["normalize", "as_image", "calibration", "item_calibration", "with_spacing",
@@ -149,7 +149,7 @@ def normalize(value, calib: dict | None = None, spacing=None):
                      calibrated=value.calibrated)
     if isinstance(value, np.ndarray):
         return as_image(value, calib, spacing)
-    if isinstance(value, (Png, pd.DataFrame)):
+    if isinstance(value, (Png, RoiZip, pd.DataFrame)):
         return value
     if isinstance(value, dict):
         return json.loads(json.dumps(value, default=json_default))
@@ -208,6 +208,8 @@ def ext(value) -> str:
         return ".csv"
     if isinstance(value, Png):
         return ".png"
+    if isinstance(value, RoiZip):
+        return ".zip"
     if isinstance(value, str):
         return ".txt"
     return ".json"
@@ -234,7 +236,7 @@ def save(value, path: Path) -> list[str]:
             with atomic_path(path.with_suffix(".parquet")) as tmp:
                 value.to_parquet(tmp, index=False)
             files.append(path.with_suffix(".parquet").name)
-    elif isinstance(value, Png):
+    elif isinstance(value, (Png, RoiZip)):
         atomic_write_bytes(path, bytes(value))
     elif isinstance(value, str):
         atomic_write_text(path, value)
@@ -260,6 +262,8 @@ def load(path: Path):
         return pd.read_csv(path, float_precision="round_trip")
     if path.suffix == ".png":
         return Png(path.read_bytes())
+    if path.suffix == ".zip":
+        return RoiZip(path.read_bytes())
     if path.suffix == ".txt":
         return path.read_text(encoding="utf-8")
     return json.loads(path.read_text(encoding="utf-8"))

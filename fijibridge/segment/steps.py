@@ -1,5 +1,6 @@
 """Pipeline steps of the segment package: ``threshold``, ``instances``, ``segment``
-(a trained network) and ``overlay`` (outlines of labels on the image).
+(a trained network), ``territories`` (cells grown from their nuclei), ``rois`` (an
+ImageJ ROI set of labels) and ``overlay`` (outlines of labels on the image).
 
 Thin adapters: image in, mask/labels out; sizes and smoothing in µm through the
 ``spacing`` of the item's image.  Torch is imported only when ``segment`` runs.
@@ -11,7 +12,7 @@ import numpy as np
 
 from .._core.steps import check_param, choice, figure_png, make_step, positive
 
-__all__ = ["STEPS", "threshold", "instances", "segment", "overlay"]
+__all__ = ["STEPS", "threshold", "instances", "segment", "territories", "rois", "overlay"]
 
 
 def _labels_dtype(labels):
@@ -73,6 +74,28 @@ def segment(*, image, model: str = "nuclei2d", device: str = "auto", backend: st
     return {"labels": _labels_dtype(labels), "inference": info}
 
 
+def territories(*, nuclei, image, mask=None, spacing=None, method: str = "intensity",
+                smooth_um: float = 0.5, threshold: str = "Otsu"):
+    """Cells from their nuclei: a nucleus-seeded watershed on the cytoplasmic signal
+    ``image`` within the cell ``mask`` (default: ``threshold`` of the signal smoothed by
+    ``smooth_um`` µm); :func:`fijibridge.segment.territories.cell_territories`.
+    Output ``labels``: cell ``k`` holds nucleus ``k``."""
+    from .territories import cell_territories
+
+    return {"labels": cell_territories(np.asarray(nuclei), np.asarray(image), mask=mask,
+                                       spacing=spacing, method=method, smooth_um=smooth_um,
+                                       threshold=threshold)}
+
+
+def rois(*, labels):
+    """An ImageJ ROI set (``.zip`` for the ROI Manager): the outline of each label on the
+    max projection, named ``cell_<label>``."""
+    from .._core.steps import RoiZip
+    from .territories import rois_zip
+
+    return {"rois": RoiZip(rois_zip(np.asarray(labels)))}
+
+
 def overlay(*, image, labels):
     """PNG of the image (max projection in 3D) with the outlines of the labels."""
     from skimage.segmentation import find_boundaries
@@ -106,6 +129,16 @@ def _check_instances(p):
     check_param(p, "min_distance", positive("min_distance"))
 
 
+def _check_territories(p):
+    from .territories import TERRITORY_METHODS
+
+    from .thresholds import _ALL_NAMES
+
+    check_param(p, "method", choice("method", TERRITORY_METHODS))
+    check_param(p, "smooth_um", positive("smooth_um", allow_zero=True))
+    check_param(p, "threshold", choice("threshold", _ALL_NAMES))
+
+
 def _check_segment(p):
     # the model name is checked when the step loads it: its resolver lives beside torch
     # (fijibridge.segment.models), which validation must not import
@@ -120,5 +153,7 @@ STEPS = {s.name: s for s in (
     make_step(instances, "image", ("labels",), check=_check_instances),
     make_step(segment, "image", ("labels", "inference"), check=_check_segment,
               default_outputs=("labels",)),
+    make_step(territories, "image", ("labels",), check=_check_territories),
+    make_step(rois, "image", ("rois",)),
     make_step(overlay, "image", ("png",)),
 )}

@@ -76,11 +76,7 @@ def _spacings(node, path=()):
 SHIPPED = sorted(p.name for p in (REPO / "pipelines").glob("*.yml"))
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(
-        strict=True, reason="m17 rewrites mito_classification.yml without optics.spacing "
-                            "this round; remove this mark when that lands"))
-    if n == "mito_classification.yml" else n for n in SHIPPED])
+@pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_pipelines_state_no_spacing_of_their_inputs(name):
     """Steps take the spacing from the image (issue #16): no ``spacing`` in config (nor
     ``optics``), none under psf or any other step — only a synth step may state the
