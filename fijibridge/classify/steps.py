@@ -3,9 +3,13 @@ cross-validated by individual, over the per-image tables of all items)."""
 
 from __future__ import annotations
 
+import logging
+
 from .._core.steps import Png, check_param, choice, make_step, positive, tables_with_meta
 
 __all__ = ["STEPS", "classify"]
+
+log = logging.getLogger(__name__)
 
 
 def _png(plot, data, **kwargs) -> Png:
@@ -77,16 +81,16 @@ def classify(*, table, meta, label: str = "condition", group: str | None = "indi
         ind = aggregate_individuals(data, group=group, label=label, exclude=drop,
                                     stat=aggregate)
         features = ind.attrs["features"]
-        reps = {m: cross_validate(ind, group=group, model=m, features=features,
-                                  importance=m == model, **common) for m in names}
+        reps = _compare(names, model, lambda m: cross_validate(
+            ind, group=group, model=m, features=features, importance=m == model, **common))
         rep = reps[model]
         unit, units = group, f"{group}s"
         # out-of-fold predictions come in the rows' order
         at = ind.columns.get_loc("n_items" if "n_items" in ind.columns else "n_cells") + 1
         ind.insert(at, "predicted", rep["out_of_fold"]["y_pred"])
     else:
-        reps = {m: cross_validate(data, group=None, exclude=drop, model=m,
-                                  importance=m == model, **common) for m in names}
+        reps = _compare(names, model, lambda m: cross_validate(
+            data, group=None, exclude=drop, model=m, importance=m == model, **common))
         rep, unit, units, ind, features = reps[model], "row", "rows", None, reps[model]["features"]
     for m, r in reps.items():
         rows.append(_model_row(m, r, unit))
@@ -162,6 +166,21 @@ def classify(*, table, meta, label: str = "condition", group: str | None = "indi
     report["warnings"] = warnings
     out["report"] = report
     return out
+
+
+def _compare(names, model, evaluate):
+    """``{name: report}`` of every classifier; one that cannot be evaluated on these
+    data (e.g. the SVM's calibration with one sample of a class in a fold) is left out
+    with a warning, unless it is the chosen ``model``."""
+    reps = {}
+    for m in names:
+        try:
+            reps[m] = evaluate(m)
+        except ValueError as e:
+            if m == model:
+                raise
+            log.warning("classify: %s not compared: %s", m, e)
+    return reps
 
 
 def _check_classify(p):

@@ -174,7 +174,15 @@ def cross_validate(table, *, label: str, group: str | None = None, model: str = 
     oof_fold = np.zeros(len(y_str), dtype=int)
     folds, perm = [], []
     for k, (train, test) in enumerate(splits):
-        fitted = clone(template).fit(X[train], y_str[train])
+        est = clone(template)
+        if model == "svm":  # its Platt scaling cross-validates inside the training fold
+            smallest = int(np.unique(y_str[train], return_counts=True)[1].min())
+            if smallest < 2:
+                raise ValueError(f"svm: a training fold holds {smallest} example of a class; "
+                                 "its probabilities need 2 or more per class — use fewer "
+                                 "folds, more samples, or another model")
+            est.set_params(clf__cv=min(3, smallest))
+        fitted = est.fit(X[train], y_str[train])
         proba = np.zeros((len(test), len(classes)))
         proba[:, [classes.index(c) for c in fitted.classes_]] = fitted.predict_proba(X[test])
         pred = fitted.predict(X[test])

@@ -141,3 +141,23 @@ def test_step_parameters_are_checked_before_any_work():
         check({"aggregate": "max"})
     with pytest.raises(ValueError, match="pca"):
         check({"pca": 0})
+
+
+def test_few_individuals_svm_calibrates_within_its_fold_or_is_left_out(caplog):
+    """With 2 individuals per class and 2 folds a training fold holds one individual of
+    each class: the SVM's probability calibration cannot run, so it is left out of the
+    comparison with a warning (the chosen model still runs); with 3 per class it
+    calibrates on 2-fold inside the training fold instead of failing."""
+    tables, meta = _items(n_individuals=4)
+    out = classify(table=tables, meta=meta, label="condition", group="individual",
+                   model="forest", n_splits=2)
+    m = out["report"]["metrics"]
+    assert "accuracy_svm" not in m and "accuracy_forest" in m and "accuracy_tree" in m
+    assert any("svm not compared" in r.getMessage() for r in caplog.records)
+    with pytest.raises(ValueError, match="svm: a training fold holds 1 example"):
+        classify(table=tables, meta=meta, label="condition", group="individual",
+                 model="svm", n_splits=2)
+    tables, meta = _items(n_individuals=6)
+    out = classify(table=tables, meta=meta, label="condition", group="individual",
+                   model="svm", n_splits=3)
+    assert 0 <= out["report"]["metrics"]["accuracy_svm"] <= 1
