@@ -113,7 +113,9 @@ def _write_outputs(out_dir: Path, step: StepSpec, out: dict, prefix: str, calib,
             calib = calibration(v)
         if prefix and calib is not None:
             v = _with_calibrated_column(v, calib)
-        path = out_path(out_dir, step.id, f"{prefix}{name}{ext(v)}",
+        suffix = ext(v)  # an output named after its type ('png') is not written x.png.png
+        path = out_path(out_dir, step.id,
+                        f"{prefix}{name}" if prefix and suffix == f".{name}" else f"{prefix}{name}{suffix}",
                         what=f"output {name!r} of step {step.id!r}"
                              + (f" for item {prefix[:-1]!r}:" if prefix else ":"))
         manifest["files"][name] = save(v, path)

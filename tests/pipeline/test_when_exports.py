@@ -98,3 +98,19 @@ def test_bad_exports_are_spec_errors(tmp_path, exports, message):
     p.write_text(PIPELINE.split("exports:")[0] + f"exports: {exports}\n")
     with pytest.raises(PipelineSpecError, match=message):
         load_pipeline(p)
+
+
+def test_png_output_named_png_is_not_written_twice_suffixed(tmp_path):
+    """An overlay's output named ``png`` is ``<item>.png``, not ``<item>.png.png``."""
+    from fijibridge.pipeline import load_pipeline, run_pipeline
+
+    p = tmp_path / "p.yml"
+    p.write_text("version: 1\nname: t\nitems: {source: gen}\nsteps:\n"
+                 "  - id: gen\n    synth: {kind: nuclei, n: 1, ndim: 2, seed: 1}\n"
+                 "  - id: m\n    threshold: {method: Otsu}\n    inputs: {image: gen.image}\n"
+                 "  - id: lab\n    instances: {method: connected}\n    inputs: {mask: m.mask}\n"
+                 "  - id: overlay\n    overlay: {}\n    inputs: {image: gen.image, labels: lab.labels}\n")
+    s = run_pipeline(load_pipeline(p), output_dir=tmp_path / "out", progress=False)
+    assert s.ok, s.failures
+    names = sorted(f.name for f in (tmp_path / "out" / "overlay").glob("*.png"))
+    assert names and all(not n.endswith(".png.png") for n in names), names
