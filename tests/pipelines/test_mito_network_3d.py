@@ -22,7 +22,8 @@ REPO = Path(__file__).resolve().parents[2]
 COLUMNS = ["image", "n_components", "total_length_um", "n_branches", "n_junctions",
            "n_endpoints", "mean_branch_length_um", "largest_component_fraction", "calibrated",
            "spacing_z_um", "spacing_y_um", "spacing_x_um"]
-PER_CELL = {"nuclei", "nuclei_stack", "territory", "cells", "cell_network", "cell_table"}
+PER_CELL = {"nuclei", "nuclei_stack", "nuclei_mask", "nuclei_labels", "cells", "cell_network",
+            "cell_table"}
 
 
 def _env():
