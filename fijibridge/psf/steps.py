@@ -43,7 +43,7 @@ def psf(*, image=None, spacing: list | None = None, model: str = "gaussian", na:
             spacing = tuple(spacing)[-ndim:]
     if spacing is None:
         raise ValueError("psf: give spacing (µm, (y, x) or (z, y, x)) of the images, e.g. "
-                         "spacing: ${optics.spacing}; or give the step the image "
+                         "spacing: [0.3, 0.1, 0.1]; or, better, give the step the image "
                          "(inputs: {image: …}) to sample it at each image's own spacing")
     spacing = tuple(float(s) for s in spacing)
     if model.lower() in ("gaussian", "auto"):
