@@ -155,23 +155,31 @@ class _Controller:
                 f"{self.max_growth:g}). Lower the step γ or raise λ; pass max_growth=None to "
                 "disable this guard" + self.hint)
 
-    def ends(self, x=None, X=None, fft=None) -> bool:
-        """DL2 ``Controller.ends``; give the spatial estimate ``x`` or the spectrum ``X``."""
+    def ends(self, x=None, X=None, fft=None, norm=None) -> bool:
+        """DL2 ``Controller.ends``; give the spatial estimate ``x`` or the spectrum ``X``.
+
+        ``norm``: ``||x||`` computed by the caller's last update pass, where that pass has
+        already applied the constraint (only without a residual: see :attr:`spatial`); it saves
+        a pass over ``x`` per iteration.
+        """
         torch = self.torch
         if x is None and X is not None:
             # Fourier-domain algorithm: the constraint acts on a copy only (as in DL2)
             if self.need_residual:
                 x = fft.inv(X)
             else:
-                norm = float(torch.linalg.vector_norm(X))
+                # the norm of a complex tensor over its real view: ~50x faster than over
+                # the complex values (torch 2.13 CPU), same value
+                norm = float(torch.linalg.vector_norm(_real_view(torch, X)))
                 if self.spectrum_norm is None:
                     self.spectrum_norm = norm or 1.0
                 self._check(norm / self.spectrum_norm * self.x0_ratio, "in the Fourier domain")
         if x is not None:
-            if self.constraint != "no":
-                self.apply_constraint(x)
+            if norm is None or self.need_residual:
+                if self.constraint != "no":
+                    self.apply_constraint(x)
+                norm = self._norm(x)
             residual = float("nan")
-            norm = self._norm(x)
             self._check(norm, "")
             if self.prev is not None:
                 diff = self._norm(x - self.prev)
@@ -255,7 +263,40 @@ def _run_trif(torch, fft, y, h, p, eps, ctrl, **kw):
 
 # --------------------------------------------------------------- Fourier-domain iterations
 
+def _real_view(torch, X):
+    return torch.view_as_real(X) if X.is_complex() else X
+
+
+def _geometric_sum(torch, A, m: int):
+    """``S = A^0 + A^1 + … + A^(m-1)`` element-wise, by doubling: ``S_2k = S_k (1 + A^k)``,
+    ``S_k+1 = 1 + A S_k``: ~2 log2(m) multiplications instead of m, and no division (exact for
+    ``A = 1``, where the quotient formula ``(1 - A^m) / (1 - A)`` is 0/0 and loses all digits
+    near it)."""
+    S = torch.ones_like(A)
+    P = A.clone()
+    for bit in bin(m)[3:]:
+        S.addcmul_(S, P)      # S_2k = S_k + S_k A^k
+        P.mul_(P)             # A^2k
+        if bit == "1":
+            S.mul_(A).add_(1.0)   # S_2k+1 = 1 + A S_2k
+            P.mul_(A)
+    return S
+
+
 def _iterate_spectrum(torch, fft, A, G, ctrl):
+    """DL2's ``X_0 = G; X_k+1 = A X_k + G`` for ``num_iter`` updates.
+
+    Where nothing observes the iterations (no ``residu``, no monitor) the result is computed in
+    closed form, ``X_n = G (A^0 + … + A^n)`` (:func:`_geometric_sum`): ~2 log2(n) element-wise
+    passes instead of n updates and n norms. It differs from the update loop by float32
+    rounding only (the loop accumulates ~n roundings per frequency, the doubling ~log2 n), and
+    the divergence guard then checks the final estimate (a diverging iteration's energy grows
+    without bound, so the end is where it is largest).
+    """
+    if not ctrl.need_residual and ctrl.monitor is None:
+        X = G.mul_(_geometric_sum(torch, A, ctrl.num_iter + 1))
+        ctrl.iterations = ctrl.num_iter + 1
+        return fft.inv(X)
     X = G.clone()
     ctrl.x0_ratio = float(torch.linalg.vector_norm(fft.inv(G))) / ctrl.y_norm
     while not ctrl.ends(X=X, fft=fft):
