@@ -240,13 +240,14 @@ def _run_sim(torch, fft, y, h, p, eps, ctrl, rng=None, **kw):
     return torch.as_tensor(a.astype(np.float32), device=x.device)
 
 
-def _laplacian(torch, fft, device):
-    return fft.grid(laplacian_grid(fft.shape), device)
+def _laplacian(torch, fft, device, lap=None):
+    """DL2's Laplacian on the working grid (``lap``: the full grid when the caller has it)."""
+    return fft.grid(laplacian_grid(fft.shape) if lap is None else lap, device)
 
 
-def _run_rif(torch, fft, y, h, p, eps, ctrl, **kw):
+def _run_rif(torch, fft, y, h, p, eps, ctrl, lap=None, **kw):
     Y, H = _spectra(torch, fft, y, h)
-    L = _laplacian(torch, fft, y.device)
+    L = _laplacian(torch, fft, y.device, lap)
     F = H * H + p["reg"] * L * L
     mag = (F.real * F.real + F.imag * F.imag).clamp_(min=eps)
     return fft.inv(Y * H * F.conj() / mag)
@@ -322,10 +323,10 @@ def _run_vc(torch, fft, y, h, p, eps, ctrl, **kw):
     return _iterate_spectrum(torch, fft, A, G, ctrl)
 
 
-def _run_tm(torch, fft, y, h, p, eps, ctrl, **kw):
+def _run_tm(torch, fft, y, h, p, eps, ctrl, lap=None, **kw):
     Y, H = _spectra(torch, fft, y, h)
     g, lam = p["step"], p["reg"]
-    L = _laplacian(torch, fft, y.device)
+    L = _laplacian(torch, fft, y.device, lap)
     A = 1.0 - g * (H.real * H.real + H.imag * H.imag) - (lam * g) * (L * L)
     G = g * H.conj() * Y
     del Y, H, L
@@ -370,18 +371,24 @@ def _run_rltv(torch, fft, y, h, p, eps, ctrl, **kw):
         if axis is None:
             return
         n = src.shape[axis]
-        dst.narrow(axis, 0, n - 1).copy_(src.narrow(axis, 0, n - 1) - src.narrow(axis, 1, n - 1))
+        # written straight into the view: no temporary of the volume's size
+        torch.sub(src.narrow(axis, 0, n - 1), src.narrow(axis, 1, n - 1),
+                  out=dst.narrow(axis, 0, n - 1))
 
     e = float(np.float32(eps))
+    norm = torch.empty_like(y)
+    small = torch.empty(y.shape, dtype=torch.bool, device=y.device)
     while not ctrl.ends(x=x):
         grad(x, gx, ax["x"])
         grad(x, gy, ax["y"])
         grad(x, gz, ax["z"])
-        norm = torch.sqrt(gx * gx + gy * gy + gz * gz)
-        small = norm < e
-        safe = torch.where(small, torch.ones_like(norm), norm)
+        # |grad| in place (same float32 operations and order as (gx² + gy²) + gz²)
+        torch.mul(gx, gx, out=norm)
+        norm.addcmul_(gy, gy).addcmul_(gz, gz).sqrt_()
+        torch.lt(norm, e, out=small)
+        norm.masked_fill_(small, 1.0)   # the divisor where |grad| >= e; those voxels get e
         for g in (gx, gy, gz):
-            g.div_(safe)
+            g.div_(norm)
             g.masked_fill_(small, e)
         grad(gx, ggx, ax["x"])
         grad(gy, ggy, ax["y"])
@@ -393,9 +400,9 @@ def _run_rltv(torch, fft, y, h, p, eps, ctrl, **kw):
         fft.fwd(x, out=U)
         U.mul_(H)
         fft.inv(U, out=u)
-        mask = u < eps
+        torch.lt(u, eps, out=small)
         torch.div(y, u, out=pp)
-        pp.masked_fill_(mask, 0.0)
+        pp.masked_fill_(small, 0.0)
         fft.fwd(pp, out=U)
         U.mul_(H.conj())
         fft.inv(U, out=u)
@@ -527,7 +534,9 @@ def run(spec, params, y_np, h_np, *, image_shape, constraint, residu, epsilon, m
 def _run_torch(torch, spec, params, y_np, h_np, *, image_shape, constraint, residu, epsilon,
                monitor, device, max_growth, haar, rng):
     dev = torch.device(resolve_device(device))
-    full = spec.name in USES_LAPLACIAN and not is_hermitian_real(laplacian_grid(y_np.shape))
+    # the Laplacian grid is computed once (it decides the transform and is the filter)
+    lap = laplacian_grid(y_np.shape) if spec.name in USES_LAPLACIAN else None
+    full = lap is not None and not is_hermitian_real(lap)
     fft = _FFT(torch, y_np.shape, full, precise=spec.wavelets)
     y = torch.as_tensor(y_np, device=dev)
     h = torch.as_tensor(h_np, device=dev)
@@ -545,7 +554,8 @@ def _run_torch(torch, spec, params, y_np, h_np, *, image_shape, constraint, resi
             log.warning("%s with DL2's Haar wavelets on a %s grid%s", spec.name, y_np.shape, msg)
     with torch.no_grad():
         try:
-            x = RUNNERS[spec.name](torch, fft, y, h, params, epsilon, ctrl, haar=haar, rng=rng)
+            x = RUNNERS[spec.name](torch, fft, y, h, params, epsilon, ctrl, haar=haar, rng=rng,
+                                   lap=lap)
         finally:
             if monitor is not None:
                 monitor.finish()
