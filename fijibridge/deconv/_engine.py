@@ -287,15 +287,18 @@ def _geometric_sum(torch, A, m: int):
 def _iterate_spectrum(torch, fft, A, G, ctrl):
     """DL2's ``X_0 = G; X_k+1 = A X_k + G`` for ``num_iter`` updates.
 
-    Where nothing observes the iterations (no ``residu``, no monitor) the result is computed in
+    Where nothing observes the iterations (no ``residu``, no statistics) the result is computed in
     closed form, ``X_n = G (A^0 + … + A^n)`` (:func:`_geometric_sum`): ~2 log2(n) element-wise
     passes instead of n updates and n norms. It differs from the update loop by float32
     rounding only (the loop accumulates ~n roundings per frequency, the doubling ~log2 n), and
     the divergence guard then checks the final estimate (a diverging iteration's energy grows
     without bound, so the end is where it is largest).
     """
-    if not ctrl.need_residual and ctrl.monitor is None:
+    if not ctrl.need_residual and (ctrl.monitor is None or not ctrl.monitor.stats):
         X = G.mul_(_geometric_sum(torch, A, ctrl.num_iter + 1))
+        if ctrl.monitor is not None:  # a progress display only: all iterations done at once
+            for k in range(ctrl.num_iter + 1):
+                ctrl.monitor.record(k, None, float("nan"))
         ctrl.iterations = ctrl.num_iter + 1
         return fft.inv(X)
     X = G.clone()
