@@ -13,9 +13,15 @@ The arithmetic is DL2's, operation for operation in float32, as in the torch run
 ~1e-6 of DL2, whose own float32 rounding puts it 4e-7…8e-7 from an exact float64 RL).
 
 Memory: the working set is the image ``y``, the estimate ``x``, the OTF ``H`` (half
-spectrum), and one real + one half-spectrum temporary (+ pocketfft's copy of the spectrum in
-the inverse transform), i.e. ~6 float32 arrays of the working grid. Element-wise steps run slab by slab (cache-sized, no full-size boolean
-mask) on ``threads`` threads; numpy releases the GIL in its loops.
+spectrum), and one real + one half-spectrum temporary (the inverse transform works in the
+spectrum it consumes, ``overwrite_x``), i.e. ~5 float32 arrays of the working grid.
+Element-wise steps run slab by slab (cache-sized, no full-size boolean mask) on ``threads``
+threads; numpy releases the GIL in its loops. The last one of an iteration also applies the
+constraint and sums ``x²`` for the divergence guard while the slab is in cache.
+
+Speed: each transform returns a new array; :func:`recycled_heap` lets glibc reuse the freed
+ones instead of page-faulting fresh memory in for every transform. RL then runs within ~10 %
+of the time of its own transforms (``benchmarks/deconv_speed.py``).
 """
 
 from __future__ import annotations
