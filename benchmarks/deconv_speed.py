@@ -197,6 +197,10 @@ def main():
                     help="other algorithms measured against their FFTs (default: all)")
     ap.add_argument("--other-iter", type=int, default=20,
                     help="iterations of the other algorithms (default 20, as the DL2 cases)")
+    ap.add_argument("--other-threads", type=int, default=None,
+                    help="torch threads for the other algorithms and their FFTs (default "
+                         "--threads; 1 on a machine whose load exceeds its cores, where "
+                         "torch's OpenMP threads spin in every element-wise operation)")
     ap.add_argument("--out", default=str(HERE / "results" / "deconv_speed.json"))
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -287,11 +291,14 @@ def main():
                       "note": "torch backend (used for device='cuda' and the other algorithms), "
                               "for reference; the command runs RL on numpy/scipy.fft"}
         for name in args.algorithms:
+            other_threads = args.other_threads or args.threads
+            torch.set_num_threads(other_threads)
             run, offts, (n_fwd, n_inv) = _other_algorithm(name, image, h, args.other_iter,
-                                                          args.threads)
+                                                          other_threads)
             run()  # warm-up
             w, c = _interleaved(run, offts, args.repeat)
-            others[name] = {"num_iter": args.other_iter, "transforms": {"forward": n_fwd,
+            others[name] = {"num_iter": args.other_iter, "threads": other_threads,
+                            "transforms": {"forward": n_fwd,
                                                                         "inverse": n_inv},
                             "seconds": round(min(w["a"]), 3),
                             "fft_seconds": round(min(w["b"]), 3),

@@ -240,6 +240,31 @@ def _run_sim(torch, fft, y, h, p, eps, ctrl, rng=None, **kw):
     return torch.as_tensor(a.astype(np.float32), device=x.device)
 
 
+def _laplacian_even(shape):
+    """DL2's Laplacian on the rfft half grid for a grid whose sizes are all even (``None``
+    otherwise), without building the full grid.
+
+    For even sizes DL2's mirroring (:func:`~fijibridge.deconv._prepare.dl2_hermitian`) gives
+    every index ``i`` the frequency ``min(i, n - i)``, so the grid is Hermitian and separable:
+    ``((wx² + wy²) + wz²)`` summed in float64 and stored in float32 as DL2 does, equal value
+    for value to :func:`~fijibridge.deconv._prepare.laplacian_grid` (tested).
+    """
+    if any(n % 2 or n < 2 for n in shape):
+        return None
+
+    def w2(n, half=False):
+        s = n // 2
+        k = np.arange(s + 1) if half else np.minimum(np.arange(n), n - np.arange(n))
+        return (np.pi * k / s) ** 2
+
+    grid = w2(shape[-2])[:, None] + w2(shape[-1], half=True)[None, :]
+    if len(shape) == 3:
+        grid = grid[None] + w2(shape[0])[:, None, None]
+    else:
+        grid = grid + 0.0
+    return grid.astype(np.float32)
+
+
 def _laplacian(torch, fft, device, lap=None):
     """DL2's Laplacian on the working grid (``lap``: the full grid when the caller has it)."""
     return fft.grid(laplacian_grid(fft.shape) if lap is None else lap, device)
@@ -551,9 +576,14 @@ def run(spec, params, y_np, h_np, *, image_shape, constraint, residu, epsilon, m
 def _run_torch(torch, spec, params, y_np, h_np, *, image_shape, constraint, residu, epsilon,
                monitor, device, max_growth, haar, rng):
     dev = torch.device(resolve_device(device))
-    # the Laplacian grid is computed once (it decides the transform and is the filter)
-    lap = laplacian_grid(y_np.shape) if spec.name in USES_LAPLACIAN else None
-    full = lap is not None and not is_hermitian_real(lap)
+    # the Laplacian grid is computed once (it decides the transform and is the filter); for
+    # even sizes directly on the half grid (Hermitian by construction)
+    lap, full = None, False
+    if spec.name in USES_LAPLACIAN:
+        lap = _laplacian_even(y_np.shape)
+        if lap is None:
+            lap = laplacian_grid(y_np.shape)
+            full = not is_hermitian_real(lap)
     fft = _FFT(torch, y_np.shape, full, precise=spec.wavelets)
     y = torch.as_tensor(y_np, device=dev)
     h = torch.as_tensor(h_np, device=dev)
