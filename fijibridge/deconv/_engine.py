@@ -298,14 +298,21 @@ def _geometric_sum(torch, A, m: int):
     ``S_k+1 = 1 + A S_k``: ~2 log2(m) multiplications instead of m, and no division (exact for
     ``A = 1``, where the quotient formula ``(1 - A^m) / (1 - A)`` is 0/0 and loses all digits
     near it)."""
-    S = torch.ones_like(A)
-    P = A.clone()
-    for bit in bin(m)[3:]:
-        S.addcmul_(S, P)      # S_2k = S_k + S_k A^k
-        P.mul_(P)             # A^2k
+    bits = bin(m)[3:]
+    if not bits:
+        return torch.ones_like(A)
+    S = A + 1.0               # S_2 = 1 + A (the first doubling, from S_1 = 1, P_1 = A)
+    P = None
+    for i, bit in enumerate(bits):
+        last = i == len(bits) - 1
+        if i:
+            S.addcmul_(S, P)  # S_2k = S_k + S_k A^k
+        if not last:
+            P = A * A if P is None else P.mul_(P)   # A^2k
         if bit == "1":
             S.mul_(A).add_(1.0)   # S_2k+1 = 1 + A S_2k
-            P.mul_(A)
+            if not last:
+                P.mul_(A)
     return S
 
 
