@@ -43,7 +43,6 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-sys.path.insert(0, str(REPO))
 log = logging.getLogger("gpu_benchmark")
 
 #: relative L2 tolerance against DL2 per case (tests/deconv/test_parity.py)
