@@ -61,7 +61,8 @@ def add_parser(subparsers):
                    "the copies is refused (default 1024)")
     p.add_argument("--stats", metavar="CSV", help="write per-iteration statistics (CSV)")
     p.add_argument("--plot", metavar="PNG", help="write a convergence plot (PNG)")
-    p.add_argument("--progress", action="store_true", help="show a progress bar")
+    p.add_argument("--progress", action="store_true",
+                   help="show the iterations' progress (the default; --quiet turns it off)")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads (default: the cores available to this process)")
     p.add_argument("-o", "--output-dir", "--output", dest="output", required=True,
@@ -198,8 +199,13 @@ def run(args) -> int:
                               memory=(core.DEFAULT_MAX_MEMORY if args.max_memory is None
                                       else int(args.max_memory * 2**20))).resolve()
         want_stats = bool(args.stats or args.plot or reference is not None)
-        monitor = Monitor(reference=reference, progress=args.progress, stats=want_stats) \
-            if (want_stats or args.progress) else None
+        from ._common import is_quiet
+
+        # iterations' progress on stderr (a bar on a terminal, a line every few seconds in
+        # a log) unless --quiet; a monitor without statistics costs nothing per iteration
+        show = not is_quiet(args)
+        monitor = Monitor(reference=reference, progress=show, stats=want_stats) \
+            if (want_stats or show) else None
         if args.max_growth is not None or args.haar != "dl2":
             from dataclasses import replace
 

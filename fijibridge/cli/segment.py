@@ -144,7 +144,12 @@ def run(args) -> int:
     model = (run_net, ckpt)
     post = {} if args.min_size is None else {"min_size": args.min_size}
     summary = []
-    for f in files:
+    from .._core.progress import progress
+    from ._common import is_quiet
+
+    # a bar on a terminal, one line per image in a log, nothing with --quiet (stderr)
+    for f in progress(files, desc="segment", unit="image", enabled=not is_quiet(args),
+                      label=lambda p: p.name):
         tif = read_tiff(f)
         data = tif.data
         channel_axis = tif.axes.index("C") if "C" in tif.axes else None
@@ -179,7 +184,7 @@ def run(args) -> int:
         summary.append({"image": str(f), "objects": n, "labels": str(label_path), "device": device,
                         "backend": run_net.backend,
                         "overlay": None if overlay is None else str(overlay)})
-        if not args.json:
+        if not args.json and not is_quiet(args):
             print(f"{f}: {n} objects -> {label_path}")
     if args.json:
         print(json.dumps(summary, indent=1))

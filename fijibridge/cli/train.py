@@ -24,6 +24,8 @@ def _train_unet(args) -> int:
 
     cfg = load_config(args.config)
     apply_output_dir(cfg, args)
+    if getattr(args, "quiet", False):  # --quiet: no progress display
+        cfg.training.progress = False
     result = train(cfg, resume=args.resume, max_steps=args.max_steps, device=args.device)
     summary = {"best_checkpoint": str(result.best_checkpoint), "best_metric": result.best_metric,
                "steps": result.steps, "minutes": round(result.minutes, 2),

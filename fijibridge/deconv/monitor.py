@@ -49,7 +49,8 @@ class Monitor:
     reference : ndarray, optional
         Ground truth of the image's shape, for PSNR/SNR.
     progress : bool
-        Show a tqdm progress bar (on stderr).
+        Show the iterations' progress on stderr (:class:`~fijibridge._core.progress.Progress`:
+        a tqdm bar on a terminal, a line every 5 s and the last one in a log).
     callback : callable, optional
         ``callback(stats: IterationStats, estimate: ndarray)`` after every iteration; return
         ``False`` to stop early.
@@ -77,9 +78,9 @@ class Monitor:
         self.algorithm = algorithm
         self._t0 = time.perf_counter()
         if self.progress:
-            from tqdm import tqdm
+            from .._core.progress import Progress
 
-            self._bar = tqdm(total=total, desc=algorithm, unit="it", leave=False)
+            self._bar = Progress(total, desc=algorithm, unit="it", every=5.0)
 
     def record(self, iteration: int, estimate, residual: float) -> bool:
         """Record one iteration; return False when the callback asks to stop."""
@@ -104,7 +105,10 @@ class Monitor:
             if self.callback is not None:
                 keep = self.callback(st, estimate) is not False
         if self._bar is not None and iteration > 0:
-            self._bar.update(1)
+            if math.isfinite(residual):
+                self._bar.update(1, residual=f"{residual:.3g}")
+            else:
+                self._bar.update(1)
         return keep
 
     def finish(self):

@@ -510,11 +510,11 @@ def _train(cfg: TrainConfig, t: TrainingSection, *, resume: bool) -> TrainResult
         net.train()
         return float(np.mean(losses)), (float(np.mean(f1s)) if f1s else None)
 
-    bar = None
-    if t.progress:
-        from tqdm.auto import tqdm
+    from .._core.progress import Progress
 
-        bar = tqdm(total=t.max_steps, initial=step, desc="train", unit="step", disable=None)
+    # a bar on a terminal, a line every 10 s in a log, nothing with progress: false / --quiet
+    bar = Progress(t.max_steps, initial=step, desc="train", unit="step", every=10.0,
+                   enabled=t.progress)
     stopped = "max_steps"
     net.train()
     running = []
@@ -531,9 +531,7 @@ def _train(cfg: TrainConfig, t: TrainingSection, *, resume: bool) -> TrainResult
             sched.step()
         step += 1
         running.append(float(loss.detach()))
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{np.mean(running[-20:]):.4f}")
+        bar.update(1, loss=f"{np.mean(running[-20:]):.4f}")
         end_epoch = step % t.steps_per_epoch == 0 or step == t.max_steps
         minutes = elapsed_before + (time.monotonic() - t0) / 60
         out_of_time = t.max_minutes is not None and minutes >= t.max_minutes
@@ -577,8 +575,7 @@ def _train(cfg: TrainConfig, t: TrainingSection, *, resume: bool) -> TrainResult
         if out_of_time:
             stopped = "max_minutes"
             break
-    if bar is not None:
-        bar.close()
+    bar.close()
     atomic_write_text(out_dir / "config.json", json.dumps(cfg.model_dump(mode="json"), indent=1))
     if t.calibrate_postprocessing and best_path.is_file() and head != "logits" and val_pairs:
         calibrate_postprocessing(cfg, best_path, val_pairs=val_pairs)

@@ -29,6 +29,8 @@ def run_train(kind: str, args) -> int:
         from pathlib import Path
 
         cfg.output.dir = str(Path(args.output_dir).resolve())
+    if getattr(args, "quiet", False):  # --quiet: no progress display
+        cfg.training.progress = False
     result = train(cfg, resume=bool(getattr(args, "resume", False)),
                    max_steps=getattr(args, "max_steps", None),
                    device=getattr(args, "device", None))

@@ -102,6 +102,7 @@ class TrainingSection(_Section):
     checkpoint_every: int = Field(250, ge=1)
     sample_every: int = Field(250, ge=1)
     log_every: int = Field(10, ge=1)
+    progress: bool = Field(True, description="show the steps' progress on stderr")
 
 
 class OutputSection(_Section):

@@ -331,6 +331,11 @@ def _train(cfg: GanConfig, t, steps: int, dev, *, resume: bool) -> TrainResult:
     t0 = time.monotonic()
     acc: dict[str, list] = {}
     stopped = "steps"
+    from ..._core.progress import Progress
+
+    # a bar on a terminal, a line every 10 s in a log, nothing with progress: false / --quiet
+    bar = Progress(steps, initial=step, desc=f"train {cfg.model}", unit="step", every=10.0,
+                   enabled=t.progress)
     while step < steps:
         if t.max_minutes is not None and (time.monotonic() - t0) / 60 > t.max_minutes:
             stopped = "time"
@@ -344,6 +349,7 @@ def _train(cfg: GanConfig, t, steps: int, dev, *, resume: bool) -> TrainResult:
                 raise ModelError(f"training diverged at step {step}: {k} = {v}; lower "
                                  "training.lr")
             acc.setdefault(k, []).append(v)
+        bar.update(1, **{k: f"{v[-1]:.4f}" for k, v in acc.items()})
         if step % t.log_every == 0 or step == steps:
             history["step"].append(step)
             for k, v in acc.items():
@@ -357,6 +363,7 @@ def _train(cfg: GanConfig, t, steps: int, dev, *, resume: bool) -> TrainResult:
             save_last()
             if history["step"]:
                 _plot_losses(out / "loss_curve.png", history)
+    bar.close()
     minutes = (time.monotonic() - t0) / 60
     save_last()
     samples()
