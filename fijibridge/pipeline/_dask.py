@@ -196,10 +196,37 @@ def start_local_cluster(workers: int = 2, *, warm: bool = True, engine: str = "a
     return cluster
 
 
+def worker_settings() -> dict:
+    """The Dask settings of the workers fijibridge starts (dotted keys for
+    ``dask.config.set``; read after ``distributed`` is imported, whose defaults would
+    otherwise replace them).
+
+    * ``MALLOC_TRIM_THRESHOLD_`` is not set: Dask sets it to 64 KiB in every worker
+      process so that glibc hands freed memory back at once; then every array above
+      64 KiB (a 128×128 float64 image) is page-faulted in afresh, and ImageJ's
+      threshold on a 128×128 image ran 5× slower in a worker than in the parent
+      (3.3 s vs 0.64 s for 3000 calls).  Worker memory stays flat without it
+      (``benchmarks/pipeline_scaling.py`` samples it).
+    * The statistical profiler (a stack sample of the task thread every 10 ms, under
+      the GIL) is off: it made the items of a 1-worker run ~10 % slower.
+    The thread limits (OMP/MKL/OpenBLAS = 1) are kept.  Workers started by hand
+    (``dask worker``) or by a batch system read their own configuration: set the same
+    there (``distributed.nanny.pre-spawn-environ`` and ``distributed.worker.profile``).
+    """
+    import dask
+    import distributed  # noqa: F401 - loads its defaults, which the settings override
+
+    environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items()
+               if k != "MALLOC_TRIM_THRESHOLD_"}
+    return {"distributed.nanny.pre-spawn-environ": environ,
+            "distributed.worker.profile.enabled": False}
+
+
 def new_local_cluster(workers: int, **kwargs):
     """``LocalCluster`` as the executors use it: processes, one thread each, loopback,
-    no dashboard."""
+    no dashboard, :func:`worker_settings`."""
     try:
+        import dask
         from distributed import LocalCluster
     except ImportError as e:
         raise ImportError("the dask executor needs dask.distributed: pip install "
@@ -207,7 +234,10 @@ def new_local_cluster(workers: int, **kwargs):
     options = {"n_workers": workers, "processes": True, "threads_per_worker": 1,
                "host": "127.0.0.1", "dashboard_address": None}
     options.update(kwargs)
-    return LocalCluster(**options)
+    # the nannies read the settings when they start (and put the environment into this
+    # process's os.environ, where a later subprocess would inherit it)
+    with dask.config.set(worker_settings()):
+        return LocalCluster(**options)
 
 
 def worker_count(client) -> int:

@@ -240,3 +240,30 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def _worker_facts():
+    import dask
+
+    return (os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("OMP_NUM_THREADS"),
+            dask.config.get("distributed.worker.profile.enabled"))
+
+
+def test_local_cluster_workers_keep_glibc_defaults_and_no_profiler(monkeypatch):
+    """Dask's 64 KiB MALLOC_TRIM_THRESHOLD_ (5x slower small-array work) and its 10 ms
+    stack profiler are not set in the workers fijibridge starts; the thread limits are
+    kept, and this process's environment is not poisoned with the threshold."""
+    pytest.importorskip("distributed")
+    from distributed import Client
+
+    from fijibridge.pipeline._dask import new_local_cluster
+
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    with new_local_cluster(1) as cluster, Client(cluster) as client:
+        trim, omp, profile = client.submit(_worker_facts, pure=False).result()
+        callbacks = client.run(lambda dask_worker: sorted(dask_worker.periodic_callbacks))
+    assert trim is None
+    assert omp == "1"
+    assert profile is False
+    assert all("profile" not in names for names in callbacks.values())
+    assert "MALLOC_TRIM_THRESHOLD_" not in os.environ
