@@ -76,8 +76,14 @@ def run_batch(payload: bytes) -> list:
 
     Once the ImageJ session of this worker runs, the worker is set to exit without
     waiting for the JVM (its results are written before it ends).
+
+    ``payload`` is never a file: it is the bytes :func:`pack` made in the process that
+    submitted the run, handed to the workers that process's executor (or the user's own
+    scheduler) runs — the task transport, as trusted as Dask's and
+    ``concurrent.futures``' own, which pickle every task too.  Nothing a run reads from
+    disk (models, checkpoints, YAML, manifests) is unpickled.
     """
-    fn, batch = pickle.loads(payload)
+    fn, batch = pickle.loads(payload)  # our own task bytes (see above), not data
     results = [fn(task) for task in batch]
     _exit_fast()
     return results
