@@ -16,10 +16,9 @@ from __future__ import annotations
 import logging
 import math
 import os
-import pickle
 import sys
 
-__all__ = ["batch_sizes", "run_batch", "start_local_cluster", "warm_workers"]
+__all__ = ["Batch", "batch_sizes", "run_batch", "start_local_cluster", "warm_workers"]
 
 log = logging.getLogger(__name__)
 
@@ -58,33 +57,36 @@ def split(tasks: list, workers: int, *, max_size: int = MAX_BATCH) -> list[list]
     return out
 
 
-def pack(fn, batch: list) -> bytes:
-    """One pickle for a batch: what the tasks share (the pipeline spec) is stored once,
-    and Dask sends the bytes as they are (it does not walk a list of dicts).
+class Batch:
+    """One task: ``fn`` applied to each of ``items``, in order.
 
-    With cloudpickle (installed with dask.distributed) ``fn`` may be any function, as
-    with ``client.submit``; without it, a module-level one (the process executor)."""
-    try:
-        import cloudpickle
-    except ImportError:
-        return pickle.dumps((fn, batch), protocol=pickle.HIGHEST_PROTOCOL)
-    return cloudpickle.dumps((fn, batch), protocol=pickle.HIGHEST_PROTOCOL)
+    The executor serializes it as it serializes any task argument (Dask with pickle or,
+    for a function defined in a notebook or a closure, cloudpickle; ``concurrent.futures``
+    with pickle, so there ``fn`` must be a module-level function).  What the items share
+    (the pipeline spec) is stored once, and Dask sends the object as it is: it does not
+    walk a list of dicts looking for futures.  fijibridge itself unpickles nothing.
+    """
+
+    __slots__ = ("fn", "items")
+
+    def __init__(self, fn, items: list):
+        self.fn = fn
+        self.items = list(items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __repr__(self) -> str:
+        return f"Batch({getattr(self.fn, '__name__', self.fn)!r}, {len(self.items)} items)"
 
 
-def run_batch(payload: bytes) -> list:
-    """Run a packed batch in this (worker) process; the results, in order.
+def run_batch(batch: Batch) -> list:
+    """Run ``batch`` in this (worker) process; the results, in order.
 
     Once the ImageJ session of this worker runs, the worker is set to exit without
     waiting for the JVM (its results are written before it ends).
-
-    ``payload`` is never a file: it is the bytes :func:`pack` made in the process that
-    submitted the run, handed to the workers that process's executor (or the user's own
-    scheduler) runs — the task transport, as trusted as Dask's and
-    ``concurrent.futures``' own, which pickle every task too.  Nothing a run reads from
-    disk (models, checkpoints, YAML, manifests) is unpickled.
     """
-    fn, batch = pickle.loads(payload)  # our own task bytes (see above), not data
-    results = [fn(task) for task in batch]
+    results = [batch.fn(item) for item in batch.items]
     _exit_fast()
     return results
 

@@ -71,9 +71,9 @@ class ProcessExecutor:
     def map_unordered(self, fn, tasks):
         from concurrent.futures import as_completed
 
-        from ._dask import pack, run_batch, split
+        from ._dask import Batch, run_batch, split
 
-        futures = [self._pool.submit(run_batch, pack(fn, b))
+        futures = [self._pool.submit(run_batch, Batch(fn, b))
                    for b in split(list(tasks), self.workers)]
         for f in as_completed(futures):
             yield from f.result()
@@ -146,10 +146,10 @@ class DaskExecutor:
     def map_unordered(self, fn, tasks):
         from distributed import as_completed
 
-        from ._dask import pack, run_batch, split, worker_count
+        from ._dask import Batch, run_batch, split, worker_count
 
         batches = split(list(tasks), worker_count(self.client), max_size=self.batch)
-        futures = [self.client.submit(run_batch, pack(fn, b), pure=False) for b in batches]
+        futures = [self.client.submit(run_batch, Batch(fn, b), pure=False) for b in batches]
         for f in as_completed(futures):
             yield from f.result()
             f.release()

@@ -209,7 +209,7 @@ def test_closed_dask_worker_skips_jvm_shutdown(imagej, tmp_path, monkeypatch):
     pytest.importorskip("distributed")
     from distributed import Client
 
-    from fijibridge.pipeline._dask import new_local_cluster, pack, run_batch
+    from fijibridge.pipeline._dask import Batch, new_local_cluster, run_batch
 
     monkeypatch.delenv("DISPLAY", raising=False)
     witness = tmp_path / "witness"
@@ -225,7 +225,7 @@ def test_closed_dask_worker_skips_jvm_shutdown(imagej, tmp_path, monkeypatch):
 
     cluster = new_local_cluster(1)
     with Client(cluster) as client:
-        [pid] = client.submit(run_batch, pack(task, [str(witness)]), pure=False).result()
+        [pid] = client.submit(run_batch, Batch(task, [str(witness)]), pure=False).result()
         nanny = next(iter(cluster.workers.values()))
         process = nanny.process.process  # the worker's multiprocessing.Process
     cluster.close()
