@@ -1,7 +1,8 @@
 """Pipeline throughput: Dask with 1 and 2 workers against the sequential executor,
 cold (fresh processes) and warm (JVMs started), and worker memory over a long batch.
 
-A batch of ``--n`` small synthetic nuclei images (files, as a lab's input) goes
+A batch of ``--n`` synthetic nuclei images (files, as a lab's input; 512×512 by
+default, ``--shape 128 128`` for small items whose per-run fixed costs weigh most) goes
 through a pipeline with a real ImageJ macro step (rolling-ball background
 subtraction in each worker's own JVM) and a native threshold + count.  Each repeat
 measures, in this order (the order is the same in every repeat, so drift in the
@@ -22,7 +23,9 @@ one run of this script; the load average is recorded before and after, since on 
 shared machine the ratios are depressed by other work.  Writes
 ``benchmarks/results/pipeline_scaling.json``.
 
-    python benchmarks/pipeline_scaling.py [--n 200] [--repeats 3]
+    python benchmarks/pipeline_scaling.py [--n 200] [--repeats 3] [--shape 512 512]
+    python benchmarks/pipeline_scaling.py --shape 128 128 \
+        --output benchmarks/results/pipeline_scaling_128.json
 """
 
 from __future__ import annotations
@@ -65,14 +68,14 @@ steps:
 REPO = Path(__file__).resolve().parents[1]
 
 
-def make_inputs(folder: Path, n: int):
+def make_inputs(folder: Path, n: int, shape=(512, 512)):
     from fijibridge import write_tiff
     from fijibridge.synth import nuclei, simulate_microscope
 
     folder.mkdir(parents=True, exist_ok=True)
     base = []
     for i in range(8):  # 8 distinct images, repeated (generation is not what we measure)
-        ph = nuclei((128, 128), ndim=2, rng=i)
+        ph = nuclei(tuple(shape), ndim=2, rng=i)
         base.append((simulate_microscope(ph.image, spacing=ph.spacing, rng=i), ph.spacing))
     for i in range(n):
         img, sp = base[i % len(base)]
@@ -182,6 +185,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--shape", type=int, nargs=2, default=[512, 512],
+                        help="height and width of the images (default 512 512)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--warmup", type=int, default=40,
                         help="items of the warm-up run of a warm cluster")
@@ -200,15 +205,15 @@ def main(argv=None):
     os.environ.pop("DISPLAY", None)  # workers start their own Xvfb, as on a server
     result = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                           "loadavg_before": list(os.getloadavg())},
-              "n_images": args.n, "image_shape": [128, 128], "repeats": args.repeats,
+              "n_images": args.n, "image_shape": list(args.shape), "repeats": args.repeats,
               "warmup_items": args.warmup, "seconds": {}}
     times: dict[str, list[float]] = {}
     rss: dict[str, list] = {}
     clusters: dict[str, list] = {}  # start / close seconds of the cold runs' clusters
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        make_inputs(tmp / "in", args.n)
-        make_inputs(tmp / "warmup", args.warmup)
+        make_inputs(tmp / "in", args.n, args.shape)
+        make_inputs(tmp / "warmup", args.warmup, args.shape)
         spec_file = tmp / "scaling.yml"
         spec_file.write_text(PIPELINE.format(macro=REPO / "macros" /
                                              "pipeline_subtract_background.ijm"))
