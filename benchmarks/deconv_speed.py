@@ -90,7 +90,7 @@ def _numpy_iterations(image, h, num_iter, threads):
         ctrl = engine._Controller(None, image, name="RL", num_iter=num_iter, constraint="no",
                                   residu=None, epsilon=1e-6, monitor=None,
                                   image_shape=image.shape, max_growth=engine.MAX_GROWTH, ops=ops)
-        return npe._run_rl(ops, image, h, {}, 1e-6, ctrl)
+        return npe.RUNNERS["RL"](ops, image, h, {}, 1e-6, ctrl)
 
     def ffts():
         ops.fwd(h)

@@ -13,15 +13,15 @@ The arithmetic is DL2's, operation for operation in float32, as in the torch run
 ~1e-6 of DL2, whose own float32 rounding puts it 4e-7…8e-7 from an exact float64 RL).
 
 Memory: the working set is the image ``y``, the estimate ``x``, the OTF ``H`` (half
-spectrum), and one real + one half-spectrum temporary (the inverse transform works in the
-spectrum it consumes, ``overwrite_x``), i.e. ~5 float32 arrays of the working grid.
-Element-wise steps run slab by slab (cache-sized, no full-size boolean mask) on ``threads``
-threads; numpy releases the GIL in its loops. The last one of an iteration also applies the
-constraint and sums ``x²`` for the divergence guard while the slab is in cache.
+spectrum) and one half spectrum ``B``, plus cache-sized pieces.
 
-Speed: each transform returns a new array; :func:`recycled_heap` lets glibc reuse the freed
-ones instead of page-faulting fresh memory in for every transform. RL then runs within ~10 %
-of the time of its own transforms (``benchmarks/deconv_speed.py``).
+Speed: on a 3D grid (:class:`_Planes`) the transforms run in cache-sized pieces, Z planes
+for the 2D transforms and Y columns for the Z transform, and every element-wise step runs on
+a piece while it is in cache, on ``threads`` threads (numpy and pocketfft release the GIL):
+RL then runs within ~10 % of the time of its own full-volume transforms
+(``benchmarks/deconv_speed.py``). A 2D grid (one plane) runs on whole arrays, element-wise
+steps slab by slab. :func:`recycled_heap` lets glibc reuse freed arrays instead of
+page-faulting fresh memory in for every transform.
 """
 
 from __future__ import annotations
@@ -162,8 +162,126 @@ def _run_rl(ops, y, h, p, eps, ctrl, **kw):
     return x
 
 
+class _Planes:
+    """RL's two convolutions on a 3D grid without a full-volume pass between transforms.
+
+    A full ``rfftn`` / ``irfftn`` pair streams the volume through memory several times, and
+    each element-wise step (``U *= H``, ``y / u``, ``x *= u``) once more: on a 64×256×256
+    grid those steps cost ~8 ms an iteration on 2 cores, ~18 % of the transforms' time.
+    Here the same 1D transforms run in cache-sized pieces and the element-wise steps ride
+    along while a piece is in cache:
+
+    * *planes* (a few Z planes): the 2D real transform of each plane (``rfft2``), and the
+      step between the inverse and the next forward transform (the ratio ``y / u``, or
+      ``x *= u`` with the constraint and ``sum(x²)``);
+    * *columns* (a few Y rows, all Z): the Z transform, the OTF product, the inverse Z
+      transform.
+
+    The spectrum ``B`` is the only full-size temporary. The forward transform's order
+    (X, Y, then Z) differs from ``rfftn``'s (X, Z, Y): results differ from the full-volume
+    runner by float32 FFT rounding only (~1e-6 relative after 50 iterations).
+    """
+
+    def __init__(self, ops, H):
+        z, y, x = ops.shape
+        self.ops, self.H, self.nx = ops, H, x
+        self.B = np.empty(H.shape, np.complex64)
+        per_plane = y * x
+        zc = max(1, min(_SLAB_VOXELS // per_plane, math.ceil(z / ops.threads)))
+        self.planes = [slice(i, min(i + zc, z)) for i in range(0, z, zc)]
+        per_row = z * H.shape[2] * 2  # complex = 2 float32 "voxels"
+        yc = max(1, min(_SLAB_VOXELS // per_row, math.ceil(y / ops.threads)))
+        self.columns = [slice(i, min(i + yc, y)) for i in range(0, y, yc)]
+
+    def _map(self, fn, parts):
+        pool = self.ops.pool
+        if pool is None:
+            return [fn(s) for s in parts]
+        return list(pool.map(fn, parts))
+
+    def forward(self, x):
+        """``B <- rfft2`` of every plane of ``x``."""
+        fft, B = self.ops.fft, self.B
+
+        def one(s):
+            B[s] = fft.rfft2(x[s], workers=1)
+        self._map(one, self.planes)
+
+    def convolve_z(self, conj: bool):
+        """Finish the forward transform (Z), multiply by ``H`` (or ``conj(H)``), and undo Z."""
+        fft, B, H = self.ops.fft, self.B, self.H
+
+        def one(s):
+            b = fft.fft(B[:, s], axis=0, workers=1)
+            np.multiply(b, np.conjugate(H[:, s]) if conj else H[:, s], out=b)
+            B[:, s] = fft.ifft(b, axis=0, workers=1, overwrite_x=True)
+        self._map(one, self.columns)
+
+    def through(self, kernel, *arrays, forward=True):
+        """Per piece of planes: ``u = irfft2(B)``, ``kernel(u, *pieces of arrays)`` (in
+        place on ``u`` or the arrays; its return values are collected), and, with
+        ``forward``, ``B <- rfft2`` of what the kernel returns as the next input."""
+        fft, B, shape = self.ops.fft, self.B, self.ops.shape[1:]
+
+        def one(s):
+            u = fft.irfft2(B[s], s=shape, workers=1)
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                nxt, value = kernel(u, *(a[s] for a in arrays))
+            if forward:
+                B[s] = fft.rfft2(nxt, workers=1)
+            return value
+        return self._map(one, self.planes)
+
+
+def _run_rl_planes(ops, y, h, p, eps, ctrl):
+    """:func:`_run_rl` for a 3D grid, by :class:`_Planes` (same arithmetic, other order)."""
+    planes = _Planes(ops, ops.fwd(h))
+    x = y.copy()
+    e = np.float32(eps)
+    constraint, bounds = ctrl.constraint, ctrl.bounds
+    fused = not ctrl.spatial
+
+    def ratio(u, ys):
+        small = u < e
+        np.divide(ys, u, out=u)
+        np.copyto(u, 0.0, where=small)
+        return u, None
+
+    def update(u, xs):
+        np.multiply(xs, u, out=xs)
+        if not fused:  # the controller applies the constraint and takes the norm
+            return xs, None
+        if constraint == "nonnegativity":
+            np.maximum(xs, 0, out=xs)
+        elif constraint == "clipped":
+            np.clip(xs, bounds[0], bounds[1], out=xs)
+        a = xs.ravel()
+        return xs, float(np.dot(a, a))
+
+    norm, ready = None, False  # ready: B holds the planes' transform of x
+    while not ctrl.ends(x=x, norm=norm):
+        if not ready:  # first iteration, or the controller changed x (constraint)
+            planes.forward(x)
+        planes.convolve_z(conj=False)
+        planes.through(ratio, y)
+        planes.convolve_z(conj=True)
+        # without a residual, the next iteration's planes are transformed in the same pass
+        # (unless this is the last iteration)
+        ready = fused and ctrl.iterations < ctrl.num_iter
+        parts = planes.through(update, x, forward=ready)
+        norm = math.sqrt(sum(parts)) if fused else None
+    return x
+
+
+def _run_rl_any(ops, y, h, p, eps, ctrl, **kw):
+    """RL: by planes on a 3D grid of several planes per thread, else on whole arrays."""
+    if len(ops.shape) == 3 and ops.shape[0] >= 2 * ops.threads:
+        return _run_rl_planes(ops, y, h, p, eps, ctrl)
+    return _run_rl(ops, y, h, p, eps, ctrl, **kw)
+
+
 #: algorithms with a numpy runner
-RUNNERS = {"RL": _run_rl}
+RUNNERS = {"RL": _run_rl_any}
 
 
 # glibc mallopt parameters
