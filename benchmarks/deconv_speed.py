@@ -162,8 +162,12 @@ def _other_algorithm(name, image, h, num_iter, threads):
                           max_growth=engine.MAX_GROWTH, haar="dl2", backend="torch",
                           threads=threads)
 
-    def ffts():
-        with torch.no_grad():
+    from fijibridge.deconv._engine_numpy import recycled_heap
+
+    largest = int(np.prod(image.shape)) * (16 if spec.wavelets else 8)
+
+    def ffts():  # the allocator as engine.run sets it on the CPU (recycled heap)
+        with torch.no_grad(), recycled_heap(largest):
             X = fft.fwd(yt)
             for _ in range(n_fwd - 1):
                 X = fft.fwd(yt)
