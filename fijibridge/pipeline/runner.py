@@ -211,8 +211,7 @@ def run_pipeline(spec: PipelineSpec, *, output_dir, inputs=None, resume: bool = 
     ``calibrated``, ``spacing_um``, ``channels``, ``spacing_source``, and every table
     row a per-item step writes has a ``calibrated`` column.
     """
-    from tqdm.auto import tqdm
-
+    from .._core.progress import Progress
     from .executors import make_executor
 
     t_start = time.perf_counter()
@@ -283,8 +282,9 @@ def run_pipeline(spec: PipelineSpec, *, output_dir, inputs=None, resume: bool = 
                                   "fingerprints": fingerprints, "source": source,
                                   "spacing_override": override,
                                   "broken": sorted(st["broken"])})
-                bar = tqdm(total=len(tasks), desc=f"{spec.name}: {', '.join(ids)}",
-                           disable=not progress, unit="item")
+                # a bar on a terminal; in a log (a batch job) one line per item
+                bar = Progress(len(tasks), desc=f"{spec.name}: {', '.join(ids)}",
+                               unit="item", enabled=progress)
                 by_key = {it.key: it for it in items}
                 for res in ex.map_unordered(run_item_task, tasks):
                     st = item_state[res["item"]]
@@ -305,7 +305,9 @@ def run_pipeline(spec: PipelineSpec, *, output_dir, inputs=None, resume: bool = 
                         if r["status"] == "failed":
                             failures.append({"step": sid, "item": res["item"],
                                              "error": r["error"]})
-                    bar.update(1)
+                    failed = [sid for sid, r in res["steps"].items() if r["status"] == "failed"]
+                    bar.update(1, item=res["item"],
+                               **({"failed": ",".join(failed)} if failed else {}))
                 bar.close()
             else:
                 step = spec.step(ids[0])

@@ -188,10 +188,10 @@ def sliding_window_inference(inputs: torch.Tensor, roi_size, predictor: Callable
     for sl in slices:
         norm[(slice(None), slice(None)) + sl] += weight
     bar = None
-    if progress:
-        from tqdm.auto import tqdm
+    if progress:  # a bar on a terminal, a line every 5 s in a log
+        from .._core.progress import Progress
 
-        bar = tqdm(total=len(slices) * x.shape[0], desc="windows", unit="win")
+        bar = Progress(len(slices) * x.shape[0], desc="windows", unit="win", every=5.0)
     for n in range(x.shape[0]):
         for i in range(0, len(slices), sw_batch_size):
             chunk = slices[i:i + sw_batch_size]

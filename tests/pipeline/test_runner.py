@@ -190,3 +190,24 @@ def test_processes_executor_and_input_files(pipeline, tmp_path):
     a = (tmp_path / "seq" / "mask" / "nuclei000.mask.tif").read_bytes()
     b = (tmp_path / "files_out" / "mask" / "nuclei000.mask.tif").read_bytes()
     assert a == b
+
+
+def test_progress_in_a_log_is_one_line_per_item(pipeline, tmp_path):
+    """Without a terminal (a batch job's log) the run's progress is one plain line per item,
+    naming it and the step that failed there; no carriage-return redraws; --quiet: none."""
+    cmd = [sys.executable, "-m", "fijibridge.cli.main", "run", str(pipeline), "--output-dir",
+           str(tmp_path / "o"), "--set", "fail_on=2"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 1, r.stderr[-2000:]
+    assert "\r" not in r.stderr
+    lines = [x for x in r.stderr.splitlines() if x.startswith("small: gen, blur, mask")]
+    assert len(lines) == 6, r.stderr[-2000:]
+    assert [x.split(" item (")[0].split()[-1] for x in lines] == [f"{i}/6" for i in range(1, 7)]
+    named = {x.split("(")[1].split(")")[0]: x for x in lines}
+    assert sorted(named) == [f"nuclei00{i}" for i in range(6)]
+    assert "failed=blur" in named["nuclei002"]
+    assert all("failed=" not in x for k, x in named.items() if k != "nuclei002")
+    q = subprocess.run(cmd[:-4] + ["--output-dir", str(tmp_path / "q"), "--quiet"],
+                       capture_output=True, text=True, timeout=600)
+    assert q.returncode == 0, q.stderr[-2000:]
+    assert not [x for x in q.stderr.splitlines() if x.startswith("small:")]
