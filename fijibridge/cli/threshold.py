@@ -1,8 +1,16 @@
-"""``fijibridge threshold``: ImageJ's automatic thresholds of an image."""
+"""``fijibridge threshold``: ImageJ's automatic thresholds of one image or of many.
+
+One image: ``Method<TAB>lower<TAB>upper`` lines (``--json``: ``{"Method": [lower, upper]}``).
+Several images or folders: ``file<TAB>Method<TAB>lower<TAB>upper`` lines (``--json``:
+``{"file": {"Method": [lower, upper]}}``), masks into ``-o DIR`` as ``<image>_mask.tif``.
+Every input and output is checked before any work: two inputs whose masks would share a
+name, or a mask that would overwrite an input, are errors.
+"""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ._common import add_common_options, output_file, read_input
 
@@ -14,9 +22,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "threshold", help="ImageJ's auto-threshold (lower, upper) of an image",
         description="Compute ImageJ's setAutoThreshold values (identical to ImageJ 1.53t) "
                     "for one method or all 16.")
-    p.add_argument("image", metavar="IMAGE",
-                   help="image (8-, 16- or 32-bit, 2D or stack; any format fijibridge reads; "
-                        "--channel picks one channel)")
+    p.add_argument("images", nargs="+", metavar="IMAGE",
+                   help="image(s) or folder(s) of TIFFs (8-, 16- or 32-bit, 2D or stack; any "
+                        "format fijibridge reads; --channel picks one channel)")
     p.add_argument("--method", default="Default", metavar="NAME|all",
                    help="ImageJ method name (Default, Huang, …, Yen) or 'all' (default: Default)")
     p.add_argument("--dark", action="store_true", help="dark background (bright objects)")
@@ -26,7 +34,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help='print {"Method": [lower, upper], …}')
     add_common_options(p, output_metavar="DIR|MASK.tif", channel=True,
                        output_help="write the mask (0/255 uint8, ImageJ TIFF) of the first "
-                                   "method: into DIR as <image>_mask.tif, or as MASK.tif")
+                                   "method: into DIR as <image>_mask.tif, or as MASK.tif "
+                                   "(one image only)")
     p.set_defaults(func=run)
     return p
 
@@ -55,48 +64,108 @@ def _memory_map(path):
     return data
 
 
+def _mask_name(path) -> str:
+    return f"{Path(path).name.split('.')[0]}_mask.tif"
+
+
+def _plan(args) -> list[tuple[Path, Path | None]]:
+    """``[(image, mask file or None)]``, checked before any work."""
+    from .._core.outputs import check_not_input
+    from .segment import collect_images
+
+    many = len(args.images) > 1 or Path(args.images[0]).is_dir()
+    if not many:
+        files = [Path(args.images[0])]
+    else:  # folders: their TIFFs, not the masks of an earlier run
+        files = [f for f in collect_images(args.images)
+                 if f in map(Path, args.images) or not f.stem.endswith("_mask")]
+    if not many:
+        output = output_file(args, _mask_name(files[0]), suffixes=(".tif", ".tiff"))
+        check_not_input({"-o": output}, {"IMAGE": str(files[0])})
+        return [(files[0], output)]
+    if args.output_dir is None:
+        return [(f, None) for f in files]
+    out_dir = Path(args.output_dir)
+    if out_dir.suffix.lower() in (".tif", ".tiff") or (out_dir.exists() and not out_dir.is_dir()):
+        raise ValueError(f"-o {args.output_dir}: with {len(files)} images -o names a folder "
+                         "for <image>_mask.tif files, not one mask file")
+    plan, seen = [], {}
+    for f in files:
+        mask = out_dir / _mask_name(f)
+        if mask in seen:
+            raise ValueError(f"{seen[mask]} and {f} would both write {mask}: rename one, or "
+                             "threshold them in separate runs with different -o folders")
+        seen[mask] = f
+        plan.append((f, mask))
+    inputs = {f"IMAGE {i + 1}": str(f) for i, (f, _) in enumerate(plan)}
+    for _, mask in plan:
+        check_not_input({"-o": mask}, inputs)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return plan
+
+
 def run(args) -> int:
     import json
+
+    plan = _plan(args)
+    if len(plan) == 1:
+        values = _one(args, *plan[0])
+        if args.json:
+            print(json.dumps({m: [lo, up] for m, (lo, up) in values.items()}, allow_nan=False))
+        else:
+            for m, (lo, up) in values.items():
+                print(f"{m}\t{lo:.17g}\t{up:.17g}")
+        return 0
+    from .._core.progress import progress
+
+    results = {}
+    for image, mask in progress(plan, desc="threshold", unit="image",
+                                enabled=not getattr(args, "quiet", False),
+                                label=lambda pm: pm[0].name):
+        values = _one(args, image, mask)
+        results[str(image)] = values
+        if not args.json:
+            for m, (lo, up) in values.items():
+                print(f"{image}\t{m}\t{lo:.17g}\t{up:.17g}", flush=True)
+    if args.json:
+        print(json.dumps({f: {m: [lo, up] for m, (lo, up) in v.items()}
+                          for f, v in results.items()}, allow_nan=False))
+    return 0
+
+
+def _one(args, path, output) -> dict:
+    """ImageJ's thresholds of the image at ``path`` (and its mask written to ``output``)."""
     import math
-    from pathlib import Path
 
     import numpy as np
 
-    from .._core.outputs import check_not_input
     from .._core.tiff import write_tiff
     from ..segment.thresholds import ALL_METHODS, thresholds
 
-    output = output_file(args, f"{Path(args.image).name.split('.')[0]}_mask.tif",
-                         suffixes=(".tif", ".tiff"))
-    check_not_input({"-o": output}, {"IMAGE": args.image})
+    path = str(path)
     methods = ALL_METHODS if args.method.lower() == "all" else (args.method,)
     # the stack histogram reads a memory-mapped stack plane by plane (peak ~ one plane);
     # a mask (-o) needs the calibration, so the file is read as a whole then
     image = None
     if args.stack and not output and args.channel is None:
-        image = _memory_map(args.image)
+        image = _memory_map(path)
     if image is None:
-        tiff = read_input(args.image, args)
+        tiff = read_input(path, args)
         image, axes = tiff.to_ndarray(), tiff.axes
     else:
         axes = "ZYX" if image.ndim == 3 else "YX"
     if image.ndim > 3:
-        raise ValueError(f"{args.image}: thresholds need a 2D image or a 3D stack; got axes "
+        raise ValueError(f"{path}: thresholds need a 2D image or a 3D stack; got axes "
                          f"{axes!r} (shape {image.shape}); choose a channel with --channel "
                          "NAME_OR_INDEX, or split frames first")
     if image.dtype not in (np.uint8, np.uint16, np.float32):
-        raise TypeError(f"{args.image}: ImageJ thresholds 8-, 16- or 32-bit images; got "
+        raise TypeError(f"{path}: ImageJ thresholds 8-, 16- or 32-bit images; got "
                         f"{image.dtype}")
     values = thresholds(image, methods=methods, dark=args.dark, full_16bit=args.full_16bit,
                         stack=args.stack)
     bad = {m: v for m, v in values.items() if not all(math.isfinite(x) for x in v)}
     if bad:  # thresholds() refuses the inputs that lead here; never print NaN/Infinity
-        raise ValueError(f"{args.image}: no finite threshold for {', '.join(bad)} ({bad})")
-    if args.json:
-        print(json.dumps({m: [lo, up] for m, (lo, up) in values.items()}, allow_nan=False))
-    else:
-        for m, (lo, up) in values.items():
-            print(f"{m}\t{lo:.17g}\t{up:.17g}")
+        raise ValueError(f"{path}: no finite threshold for {', '.join(bad)} ({bad})")
     if output:
         first = next(iter(values))
         lo, up = values[first]
@@ -106,4 +175,4 @@ def run(args) -> int:
             for out, plane in planes:  # plane by plane: no whole-stack boolean temporaries
                 out[(plane >= lo) & (plane <= up)] = 255
         write_tiff(output, tiff.with_data(mask))
-    return 0
+    return values
