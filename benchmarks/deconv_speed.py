@@ -164,7 +164,7 @@ def _other_algorithm(name, image, h, num_iter, threads):
 
     from fijibridge.deconv._engine_numpy import recycled_heap
 
-    largest = int(np.prod(image.shape)) * (16 if spec.wavelets else 8)
+    largest = engine.torch_array_bytes(spec, image.shape)
 
     def ffts():  # the allocator as engine.run sets it on the CPU (recycled heap)
         with torch.no_grad(), recycled_heap(largest):

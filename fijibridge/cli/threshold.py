@@ -70,36 +70,27 @@ def _mask_name(path) -> str:
 
 def _plan(args) -> list[tuple[Path, Path | None]]:
     """``[(image, mask file or None)]``, checked before any work."""
-    from .._core.outputs import check_not_input
+    from .._core.outputs import check_not_input, check_unique_outputs
     from .segment import collect_images
 
-    many = len(args.images) > 1 or Path(args.images[0]).is_dir()
-    if not many:
-        files = [Path(args.images[0])]
-    else:  # folders: their TIFFs, not the masks of an earlier run
-        files = [f for f in collect_images(args.images)
-                 if f in map(Path, args.images) or not f.stem.endswith("_mask")]
-    if not many:
-        output = output_file(args, _mask_name(files[0]), suffixes=(".tif", ".tiff"))
-        check_not_input({"-o": output}, {"IMAGE": str(files[0])})
-        return [(files[0], output)]
+    if len(args.images) == 1 and not Path(args.images[0]).is_dir():
+        image = Path(args.images[0])
+        output = output_file(args, _mask_name(image), suffixes=(".tif", ".tiff"))
+        check_not_input({"-o": output}, {"IMAGE": str(image)})
+        return [(image, output)]
+    named = set(map(Path, args.images))  # folders: their TIFFs, not an earlier run's masks
+    files = [f for f in collect_images(args.images)
+             if f in named or not f.stem.endswith("_mask")]
     if args.output_dir is None:
         return [(f, None) for f in files]
     out_dir = Path(args.output_dir)
     if out_dir.suffix.lower() in (".tif", ".tiff") or (out_dir.exists() and not out_dir.is_dir()):
         raise ValueError(f"-o {args.output_dir}: with {len(files)} images -o names a folder "
                          "for <image>_mask.tif files, not one mask file")
-    plan, seen = [], {}
-    for f in files:
-        mask = out_dir / _mask_name(f)
-        if mask in seen:
-            raise ValueError(f"{seen[mask]} and {f} would both write {mask}: rename one, or "
-                             "threshold them in separate runs with different -o folders")
-        seen[mask] = f
-        plan.append((f, mask))
-    inputs = {f"IMAGE {i + 1}": str(f) for i, (f, _) in enumerate(plan)}
-    for _, mask in plan:
-        check_not_input({"-o": mask}, inputs)
+    plan = [(f, out_dir / _mask_name(f)) for f in files]
+    check_unique_outputs(plan)
+    check_not_input([m for _, m in plan], {f"IMAGE #{i + 1}": f for i, f in enumerate(files)},
+                    name="-o")
     out_dir.mkdir(parents=True, exist_ok=True)
     return plan
 

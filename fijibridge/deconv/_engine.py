@@ -14,7 +14,6 @@ arrays, torch not imported); see :func:`choose_backend`.
 from __future__ import annotations
 
 import contextlib
-
 import logging
 import math
 
@@ -581,13 +580,18 @@ def run(spec, params, y_np, h_np, *, image_shape, constraint, residu, epsilon, m
     # on the CPU torch allocates every tensor of the working grid with malloc; without a
     # recycled heap each one above glibc's mmap threshold is page-faulted in afresh: FISTA
     # (float64 spectra) ran ~1.9x slower, RLTV ~10 % (benchmarks/deconv_speed.py)
-    largest = int(np.prod(y_np.shape, dtype=np.int64)) * (16 if spec.wavelets else 8)
-    on_cpu = resolve_device(device) == "cpu"
-    with limit_torch_threads(threads), (recycled_heap(largest) if on_cpu
-                                        else contextlib.nullcontext()):
+    heap = (recycled_heap(torch_array_bytes(spec, y_np.shape))
+            if resolve_device(device) == "cpu" else contextlib.nullcontext())
+    with limit_torch_threads(threads), heap:
         return _run_torch(torch, spec, params, y_np, h_np, image_shape=image_shape,
                           constraint=constraint, residu=residu, epsilon=epsilon, monitor=monitor,
                           device=device, max_growth=max_growth, haar=haar, rng=rng)
+
+
+def torch_array_bytes(spec, shape) -> int:
+    """Bytes of the largest array a torch runner allocates on ``shape``: a full complex
+    spectrum, complex128 for the wavelet algorithms (float64 transforms), else complex64."""
+    return int(np.prod(shape, dtype=np.int64)) * (16 if spec.wavelets else 8)
 
 
 def _run_torch(torch, spec, params, y_np, h_np, *, image_shape, constraint, residu, epsilon,

@@ -184,7 +184,7 @@ class _Planes:
 
     def __init__(self, ops, H):
         z, y, x = ops.shape
-        self.ops, self.H, self.nx = ops, H, x
+        self.ops, self.H = ops, H
         self.B = np.empty(H.shape, np.complex64)
         per_plane = y * x
         zc = max(1, min(_SLAB_VOXELS // per_plane, math.ceil(z / ops.threads)))

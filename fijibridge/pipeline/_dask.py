@@ -73,9 +73,6 @@ class Batch:
         self.fn = fn
         self.items = list(items)
 
-    def __len__(self) -> int:
-        return len(self.items)
-
     def __repr__(self) -> str:
         return f"Batch({getattr(self.fn, '__name__', self.fn)!r}, {len(self.items)} items)"
 

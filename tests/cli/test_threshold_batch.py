@@ -72,5 +72,5 @@ def test_batch_errors_before_any_work(folder, tmp_path, capsys):
     (other / "cell0.tif").write_bytes((folder / "cell0.tif").read_bytes())
     rc = main(["threshold", str(folder), str(other), "-o", str(out)])
     assert rc == 2
-    assert "would both write" in capsys.readouterr().err
+    assert "would be written by more than one input" in capsys.readouterr().err
     assert not out.exists()  # nothing written: the clash was found first
