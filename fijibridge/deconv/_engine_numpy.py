@@ -1,4 +1,5 @@
-"""Richardson-Lucy on numpy + ``scipy.fft`` (pocketfft, float32) for the CPU, without torch.
+"""Richardson-Lucy and DL2's Fourier-domain iterations (LW, NNLS, BVLS, VC, TM, ICTM) on
+numpy + ``scipy.fft`` (pocketfft, float32) for the CPU, without torch.
 
 Why a second backend: on the CPU, scipy's pocketfft computes the float32 real transforms of a
 64×256×256 grid ~1.3× faster than torch 2.13 (``benchmarks/deconv_speed.py``), and not
@@ -7,10 +8,12 @@ process that imports torch holds ~220 MB; one that imports what this backend nee
 chooses this backend for the algorithms in :data:`RUNNERS` when ``device="cpu"`` (unless
 ``Execution(backend="torch")`` is asked for); CUDA and the other algorithms use torch.
 
-The arithmetic is DL2's, operation for operation in float32, as in the torch runner
-(:func:`fijibridge.deconv._engine._run_rl`): the two back-ends differ by FFT rounding only
-(relative L2 ~5e-7 after 20 iterations, ~2e-6 after 50 on the benchmark volume; each is within
-~1e-6 of DL2, whose own float32 rounding puts it 4e-7…8e-7 from an exact float64 RL).
+The arithmetic is DL2's, operation for operation in float32, as in the torch runners
+(:func:`fijibridge.deconv._engine._run_rl`, :func:`~fijibridge.deconv._engine._run_lw` …):
+the two back-ends differ by FFT rounding only (RL: relative L2 ~5e-7 after 20 iterations,
+~2e-6 after 50 on the benchmark volume; each is within ~1e-6 of DL2, whose own float32
+rounding puts it 4e-7…8e-7 from an exact float64 RL; the Fourier-domain iterations: ~2e-7
+from each other and from DL2).
 
 Memory: the working set is the image ``y``, the estimate ``x``, the OTF ``H`` (half
 spectrum) and one half spectrum ``B``, plus cache-sized pieces.
@@ -20,7 +23,8 @@ for the 2D transforms and Y columns for the Z transform, and every element-wise 
 a piece while it is in cache, on ``threads`` threads (numpy and pocketfft release the GIL):
 RL then runs within ~10 % of the time of its own full-volume transforms
 (``benchmarks/deconv_speed.py``). A 2D grid (one plane) runs on whole arrays, element-wise
-steps slab by slab. :func:`recycled_heap` lets glibc reuse freed arrays instead of
+steps slab by slab. The Fourier-domain iterations (:func:`_run_fourier`) compute their three
+transforms and, between them, one slab-by-slab pass in cache. :func:`recycled_heap` lets glibc reuse freed arrays instead of
 page-faulting fresh memory in for every transform.
 """
 
@@ -280,8 +284,152 @@ def _run_rl_any(ops, y, h, p, eps, ctrl, **kw):
     return _run_rl(ops, y, h, p, eps, ctrl, **kw)
 
 
+# ------------------------------------------------------------ Fourier-domain iterations
+
+class _Spectral:
+    """Real (rfftn) or, where DL2's Laplacian is not Hermitian, full complex (fftn) transforms
+    for the Fourier-domain runners."""
+
+    def __init__(self, ops, full: bool):
+        self.ops, self.full = ops, full
+
+    def fwd(self, x):
+        if self.full:
+            return self.ops.fft.fftn(x, workers=self.ops.threads)
+        return self.ops.fwd(x)
+
+    def inv(self, X, consume: bool = False):
+        """The spatial estimate of ``X`` (float32); ``X`` is left as it is unless ``consume``."""
+        if not consume:
+            X = X.copy()
+        if self.full:
+            x = self.ops.fft.ifftn(X, workers=self.ops.threads, overwrite_x=True)
+            return np.ascontiguousarray(x.real)
+        return self.ops.inv(X)
+
+
+def geometric_sum(A, m: int):
+    """``A^0 + A^1 + … + A^(m-1)`` element-wise by doubling (numpy twin of
+    :func:`fijibridge.deconv._engine._geometric_sum`, same operations in the same order)."""
+    bits = bin(m)[3:]
+    if not bits:
+        return np.ones_like(A)
+    S = A + 1
+    P = None
+    for i, bit in enumerate(bits):
+        last = i == len(bits) - 1
+        if i:
+            S += S * P          # S_2k = S_k + S_k A^k
+        if not last:
+            P = A * A if P is None else np.multiply(P, P, out=P)   # A^2k
+        if bit == "1":
+            S *= A              # S_2k+1 = 1 + A S_2k
+            S += 1
+            if not last:
+                P *= A
+    return S
+
+
+def _terms_kernel(name, p):
+    """``kernel(Y, H[, L])`` for a slab: returns DL2's ``A`` and writes ``G`` into ``H``
+    (Landweber: ``A = 1 - γ|H|²``, ``G = γ conj(H) Y``; Tikhonov-Miller also ``- λγ L²``;
+    Van Cittert: ``A = 1 - γH``, ``G = γY``), in the float32 operations of the torch runner."""
+    g = p["step"]
+    if name == "VC":
+        def vc(Y, H):
+            A = 1.0 - g * H
+            np.multiply(Y, g, out=H)
+            return A
+        return vc
+    lam_g = -(p["reg"] * g) if name in ("TM", "ICTM") else None
+
+    def landweber(Y, H, L=None):
+        A = H.real * H.real
+        A += H.imag * H.imag
+        A *= -g
+        A += 1.0
+        if L is not None:
+            A += (lam_g * L) * L
+        np.conjugate(H, out=H)
+        H *= g
+        H *= Y
+        return A
+    return landweber
+
+
+def _run_fourier(ops, y, h, p, eps, ctrl, *, name):
+    """DL2's Fourier-domain iterations ``X_0 = G; X_k+1 = A X_k + G`` (LW, NNLS, BVLS, VC, TM,
+    ICTM), as :func:`fijibridge.deconv._engine._iterate_spectrum`: in closed form,
+    ``X_n = G (A^0 + … + A^n)``, where nothing observes the iterations, else the update loop.
+
+    Every element-wise step of a slab (``A``, ``G``, the geometric sum by doubling, ``G·S``)
+    runs while the slab is in cache: the work above the three transforms is one pass.
+    """
+    lap, full = None, False
+    rows = np.arange(ops.shape[0])  # a slab's rows tell its kernel which Laplacian rows to use
+    if name in ("TM", "ICTM"):
+        from ._prepare import laplacian_even_half, working_laplacian
+
+        if laplacian_even_half(ops.shape, slice(0, 1)) is not None:
+            # even sizes: the half grid, built slab by slab in the kernel (in cache)
+            def lap_rows(r):
+                return laplacian_even_half(ops.shape, slice(r[0], r[-1] + 1))
+        else:
+            lap, full = working_laplacian(ops.shape)
+            if not full:  # Hermitian: the rfft half grid
+                lap = np.ascontiguousarray(lap[..., : ops.shape[-1] // 2 + 1])
+
+            def lap_rows(r):
+                return lap[r[0]:r[-1] + 1]
+    else:
+        lap_rows = None
+    sp = _Spectral(ops, full)
+    Y = sp.fwd(y)
+    GX = sp.fwd(h)  # H, then G, then the estimate's spectrum
+    kernel = _terms_kernel(name, p)
+
+    def terms(Ys, Hs, r):
+        return kernel(Ys, Hs) if lap_rows is None else kernel(Ys, Hs, lap_rows(r))
+    observed = ctrl.need_residual or (ctrl.monitor is not None and ctrl.monitor.stats)
+    if not observed:
+        m = ctrl.num_iter + 1
+
+        def closed(Ys, Hs, r):
+            A = terms(Ys, Hs, r)
+            Hs *= geometric_sum(A, m)
+        ops.each(closed, Y, GX, rows)
+        del Y
+        if ctrl.monitor is not None:  # a progress display only: all iterations done at once
+            for k in range(ctrl.num_iter + 1):
+                ctrl.monitor.record(k, None, float("nan"))
+        ctrl.iterations = ctrl.num_iter + 1
+        return sp.inv(GX, consume=True)
+    A = np.empty(GX.shape, GX.dtype if name == "VC" else np.float32)
+
+    def split(Ys, Hs, As, r):
+        As[...] = terms(Ys, Hs, r)
+    ops.each(split, Y, GX, A, rows)
+    del Y
+    G, X = GX, GX.copy()
+    ctrl.x0_ratio = ctrl._norm(sp.inv(G)) / ctrl.y_norm
+
+    def update(Xs, As, Gs):
+        Xs *= As
+        Xs += Gs
+    while not ctrl.ends(X=X, fft=sp):
+        ops.each(update, X, A, G)
+    return sp.inv(X, consume=True)
+
+
+def _fourier(name):
+    def run(ops, y, h, p, eps, ctrl, **kw):
+        return _run_fourier(ops, y, h, p, eps, ctrl, name=name)
+    return run
+
+
 #: algorithms with a numpy runner
-RUNNERS = {"RL": _run_rl_any}
+RUNNERS = {"RL": _run_rl_any, **{n: _fourier(n) for n in ("LW", "NNLS", "BVLS", "VC", "TM",
+                                                            "ICTM")}}
 
 
 # glibc mallopt parameters
@@ -335,8 +483,9 @@ def recycled_heap(array_bytes: int):
 def run_numpy(spec, params, y, h, ctrl_factory, *, epsilon, threads):
     """Run ``spec`` on float32 numpy arrays ``y`` (not modified) and ``h`` (working PSF)."""
     ops = _Ops(y.shape, threads)
-    # the largest working array: the half spectrum (complex64)
-    spectrum = int(np.prod(y.shape[:-1], dtype=np.int64)) * (y.shape[-1] // 2 + 1) * 8
+    # the largest working array: a spectrum (complex64; the full one for TM/ICTM, whose
+    # Laplacian needs it on some odd sizes)
+    spectrum = int(np.prod(y.shape, dtype=np.int64)) * 8
     try:
         with recycled_heap(spectrum):
             ctrl = ctrl_factory(ops)

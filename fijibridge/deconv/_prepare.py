@@ -19,7 +19,8 @@ import numpy as np
 
 from .options import Apodization, Padding
 
-__all__ = ["pad_image", "crop_image", "apodize", "prepare_psf", "dl2_hermitian", "laplacian_grid"]
+__all__ = ["pad_image", "crop_image", "apodize", "prepare_psf", "dl2_hermitian", "laplacian_grid",
+           "laplacian_even_half", "is_hermitian_real", "working_laplacian"]
 
 
 def _offsets(big, small):
@@ -164,6 +165,45 @@ def laplacian_grid(shape) -> np.ndarray:
     first = (wx[:, None, None] ** 2 + wy[None, :, None] ** 2 + wz[None, None, :] ** 2)
     first = first.astype(np.float32)
     return dl2_hermitian(first, tuple(shape)).astype(np.float32)
+
+
+def laplacian_even_half(shape, rows: slice | None = None):
+    """DL2's Laplacian on the rfft half grid for a grid whose sizes are all even (``None``
+    otherwise), without building the full grid; ``rows``: only those indices of the leading
+    axis (a slab, for a caller that works slab by slab in cache).
+
+    For even sizes DL2's mirroring (:func:`dl2_hermitian`) gives
+    every index ``i`` the frequency ``min(i, n - i)``, so the grid is Hermitian and separable:
+    ``((wx² + wy²) + wz²)`` summed in float64 and stored in float32 as DL2 does, equal value
+    for value to :func:`laplacian_grid` (tested).
+    """
+    if any(n % 2 or n < 2 for n in shape):
+        return None
+
+    def w2(n, half=False):
+        s = n // 2
+        k = np.arange(s + 1) if half else np.minimum(np.arange(n), n - np.arange(n))
+        return (np.pi * k / s) ** 2
+
+    rows = slice(None) if rows is None else rows
+    if len(shape) == 3:
+        grid = (w2(shape[-2])[:, None] + w2(shape[-1], half=True)[None, :])[None]
+        grid = grid + w2(shape[0])[rows, None, None]
+    else:
+        grid = w2(shape[-2])[rows, None] + w2(shape[-1], half=True)[None, :]
+    return grid.astype(np.float32)
+
+
+def working_laplacian(shape):
+    """``(grid, full)``: DL2's Laplacian for a working grid of ``shape`` and whether it needs
+    full complex transforms. Even sizes: the rfft half grid (:func:`laplacian_even_half`);
+    otherwise the full grid (:func:`laplacian_grid`), which for some odd sizes is not
+    Hermitian-symmetric (DL2's mirroring), so that rfft would not be exact: ``full`` then."""
+    lap = laplacian_even_half(shape)
+    if lap is not None:
+        return lap, False
+    lap = laplacian_grid(shape)
+    return lap, not is_hermitian_real(lap)
 
 
 def is_hermitian_real(grid: np.ndarray) -> bool:

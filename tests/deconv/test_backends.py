@@ -1,4 +1,5 @@
-"""The two CPU back-ends of RL: numpy + scipy.fft (default on the CPU) and torch.
+"""The two CPU back-ends of RL and of DL2's Fourier-domain iterations (LW, NNLS, BVLS, VC, TM,
+ICTM): numpy + scipy.fft (default on the CPU) and torch.
 
 They run DL2's arithmetic operation for operation in float32 and differ by FFT rounding only.
 Tolerance 1e-5 relative L2: the measured difference is ~5e-7 after 20 iterations and ~2e-6
@@ -14,6 +15,7 @@ import sys
 import numpy as np
 import pytest
 
+from fijibridge import DivergenceError
 from fijibridge._core.execution import Execution
 from fijibridge.deconv import Monitor, deconvolve
 from fijibridge.deconv._engine import choose_backend
@@ -54,16 +56,70 @@ def test_numpy_and_torch_rl_monitor_and_residu_agree(case_a):
     assert _rel(a, b) < 1e-5
 
 
+#: DL2's Fourier-domain iterations, which have a numpy runner, and their parameters
+FOURIER = {"LW": [15, 1.0], "NNLS": [15, 1.0], "BVLS": [15, 1.0], "VC": [15, 1.0],
+           "TM": [15, 1.0, 0.001], "ICTM": [15, 1.0, 0.001]}
+
+
+@pytest.mark.parametrize("case", ["a", "b"])
+@pytest.mark.parametrize("algorithm", list(FOURIER))
+def test_numpy_and_torch_fourier_iterations_agree(case_a, case_b, case, algorithm):
+    """Closed form and update loop (statistics on every iteration), both back-ends: case B's
+    odd sizes make DL2's Laplacian non-Hermitian (full complex transforms for TM/ICTM); the
+    2D plane checks the single-plane grid; 2 threads split the slabs."""
+    c = case_a if case == "a" else case_b
+    img, psf = c["image"], c["psf"]
+    if algorithm in ("LW", "TM"):  # a 2D plane too (other algorithms share its code)
+        planes = [(img, psf), (img[img.shape[0] // 2], psf[psf.shape[0] // 2])]
+    else:
+        planes = [(img, psf)]
+    params = FOURIER[algorithm]
+    for im, ps in planes:
+        outs = {}
+        for backend in ("numpy", "torch"):
+            ex = Execution(backend=backend, threads=2)
+            closed = deconvolve(im, ps, algorithm=algorithm, params=params, execution=ex)
+            m = Monitor()
+            looped = deconvolve(im, ps, algorithm=algorithm, params=params, monitor=m,
+                                execution=ex)
+            assert len(m.history) == params[0] + 1
+            outs[backend] = (closed, looped, [s.residual for s in m.history])
+        (a, la, ra), (b, lb, rb) = outs["numpy"], outs["torch"]
+        assert a.dtype == b.dtype == np.float32 and a.shape == b.shape == im.shape
+        assert _rel(a, b) < 1e-5 and _rel(la, lb) < 1e-5 and _rel(a, la) < 1e-6
+        np.testing.assert_allclose(ra[1:], rb[1:], rtol=1e-3)
+
+
+def test_numpy_fourier_iterations_stop_and_diverge_as_torch(case_a):
+    img, psf = case_a["image"], case_a["psf"]
+    for backend in ("numpy", "torch"):
+        ex = Execution(backend=backend)
+        m = Monitor()
+        deconvolve(img, psf, algorithm="LW", params=[50, 1.0], residu=0.05, monitor=m,
+                   execution=ex)
+        assert m.stopped_by == "residu" and len(m.history) == 5
+        with pytest.raises(DivergenceError, match=r"TM diverged: NaN/inf in the estimate at "
+                                                  r"the end \(iteration 51\)"):
+            deconvolve(img, psf, algorithm="TM", params=[50, 1.0, 0.1], execution=ex)
+        with pytest.raises(DivergenceError, match=r"exploded to 542× .*\(iteration 5;"):
+            deconvolve(img, psf, algorithm="TM", params=[50, 1.0, 0.1], monitor=Monitor(),
+                       execution=ex)
+
+
 def test_backend_choice_and_bad_values(case_a):
     assert choose_backend("RL", "cpu") == "numpy"
     assert choose_backend("RL", "cuda") == "torch"
     assert choose_backend("RL", "cpu", "torch") == "torch"
     assert choose_backend("RLTV", "cpu") == "torch"
+    for name in FOURIER:
+        assert choose_backend(name, "cpu") == "numpy"
+        assert choose_backend(name, "cuda") == "torch"
     with pytest.raises(ValueError, match="backend must be one of auto, numpy, torch; got 'jax'"):
         deconvolve(case_a["image"], case_a["psf"], algorithm="RL", num_iter=1,
                    execution=Execution(backend="jax"))
-    with pytest.raises(ValueError, match="backend='numpy' runs RL on the CPU only"):
-        deconvolve(case_a["image"], case_a["psf"], algorithm="LW", num_iter=1,
+    with pytest.raises(ValueError, match="backend='numpy' runs RL, LW, NNLS, BVLS, VC, TM, ICTM "
+                                         "on the CPU only; got algorithm RLTV"):
+        deconvolve(case_a["image"], case_a["psf"], algorithm="RLTV", num_iter=1,
                    execution=Execution(backend="numpy"))
     with pytest.raises(ValueError, match="threads must be an integer >= 1"):
         Execution(threads=0)
@@ -75,22 +131,24 @@ def test_torch_threads_restored(case_a):
     before = torch.get_num_threads()
     other = 1 if before != 1 else 2
     seen = []
-    deconvolve(case_a["image"], case_a["psf"], algorithm="LW", num_iter=2,
+    deconvolve(case_a["image"], case_a["psf"], algorithm="RLTV", params=[2, 0.01],
                callback=lambda st, est: seen.append(torch.get_num_threads()),
                execution=Execution(threads=other))
     assert seen and set(seen) == {other}  # the limit held during the run
     assert torch.get_num_threads() == before
 
 
-def test_rl_command_does_not_import_torch(tmp_path, case_a):
-    """RL on the CPU runs without torch: ~1.2 s and ~160 MB less per command."""
+@pytest.mark.parametrize("algorithm", ["RL 3", "ICTM 5 1 0.001"])
+def test_rl_command_does_not_import_torch(tmp_path, case_a, algorithm):
+    """RL and the Fourier-domain iterations on the CPU run without torch: ~1.2 s and ~160 MB
+    less per command."""
     from fijibridge import write_tiff
 
     write_tiff(tmp_path / "img.tif", case_a["image"])
     write_tiff(tmp_path / "psf.tif", case_a["psf"])
     code = ("import sys; from fijibridge.cli.main import main; "
             f"rc = main(['deconvolve', {str(tmp_path / 'img.tif')!r}, '--psf', "
-            f"{str(tmp_path / 'psf.tif')!r}, '--algorithm', 'RL 3', '-o', "
+            f"{str(tmp_path / 'psf.tif')!r}, '--algorithm', {algorithm!r}, '-o', "
             f"{str(tmp_path / 'out.tif')!r}, '--threads', '1']); "
             "print(rc, 'torch' in sys.modules, 'matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -47,12 +47,30 @@ def _case(manifest, name):
     return next(c for c in manifest["dl2"] if c["name"] == name)
 
 
-@pytest.mark.parametrize("name", [c for c in _CASES if c not in DEVIATIONS] or ["none"])
-def test_dl2_case_within_1e_4(name, manifest, reference_dir):
+def _with_backends(names):
+    """Each case on the CPU's default backend; cases whose algorithm also has a numpy runner
+    (RL, the Fourier-domain iterations) once more on torch, which CUDA uses."""
+    from fijibridge.deconv._engine_numpy import RUNNERS
+
+    out = []
+    for name in names:
+        out.append((name, "auto"))
+        algorithm = name.split("_")[1].rstrip("0123456789")
+        if algorithm in RUNNERS:
+            out.append((name, "torch"))
+    return out or [("none", "auto")]
+
+
+@pytest.mark.parametrize("name, backend", _with_backends([c for c in _CASES
+                                                            if c not in DEVIATIONS]))
+def test_dl2_case_within_1e_4(name, backend, manifest, reference_dir):
     import tifffile
 
+    from fijibridge._core.execution import Execution
+
     case = _case(manifest, name)
-    out, _ = run_dl2_text(case["command"], cwd=reference_dir)
+    out, _ = run_dl2_text(case["command"], cwd=reference_dir,
+                          execution=Execution(backend=backend))
     ref = tifffile.imread(reference_dir / case["output"])
     assert out.shape == ref.shape == tuple(case["shape_zyx"])
     assert out.dtype == np.float32
