@@ -14,7 +14,7 @@ that a load spike hits both alike), reported as ratios:
   time of their FFTs (the OTF's + 100 rfftn + 100 irfftn of that size, same library, threads
   and allocator settings) — target ≤ 1.1×; the torch backend's ratio is reported beside it;
 * RLTV, LW, ICTM and FISTA (``--other-iter`` iterations, on the backend ``deconvolve`` uses
-  on the CPU: numpy + scipy.fft for LW and ICTM, torch for RLTV and FISTA) each vs the FFTs it
+  on the CPU: numpy + scipy.fft for RLTV, LW and ICTM, torch for FISTA) each vs the FFTs it
   computes with the same library (RLTV: 1 + 4 per iteration; LW/ICTM: 3, since their
   iterations run in the Fourier domain; FISTA: 3 + 2 per iteration, in float64 as DL2's
   wavelet algorithms) — target ≤ 1.3× each;
@@ -166,10 +166,11 @@ OTHERS = {
 
 def _other_algorithm(name, image, h, num_iter, threads):
     """(run, ffts, transforms, backend) for ``name`` on the backend ``deconvolve`` uses on the
-    CPU (numpy + scipy.fft for the Fourier-domain iterations, torch for RLTV and the wavelet
-    algorithms); ``ffts`` computes the same number of forward and inverse transforms with the
-    same library, precision (float64 for the wavelet algorithms, as DL2) and grid (full
-    complex where DL2's Laplacian is not Hermitian), under the same allocator settings."""
+    CPU (numpy + scipy.fft for RLTV and the Fourier-domain iterations, torch for the wavelet
+    algorithms); ``ffts`` computes the same number of forward and inverse full-volume
+    transforms with the same library, precision (float64 for the wavelet algorithms, as DL2)
+    and grid (full complex where DL2's Laplacian is not Hermitian), under the same allocator
+    settings."""
     import fijibridge.deconv._engine as engine
     from fijibridge.deconv._engine_numpy import recycled_heap
     from fijibridge.deconv._prepare import working_laplacian
@@ -197,9 +198,10 @@ def _other_algorithm(name, image, h, num_iter, threads):
 
         def ffts():
             with recycled_heap(largest):
-                spectra = [sp.fwd(image) for _ in range(n_fwd)]
-                for X in spectra[-n_inv:]:
-                    sp.inv(X, consume=True)
+                for _ in range(n_fwd - n_inv):
+                    sp.fwd(image)
+                for _ in range(n_inv):  # each inverse consumes its spectrum, as the runners do
+                    sp.inv(sp.fwd(image), consume=True)
         return run, ffts, (n_fwd, n_inv), backend
 
     import torch

@@ -3,7 +3,7 @@
 - :func:`deconvolve` — NIF, RIF, TRIF, RL, RLTV, LW, NNLS, BVLS, VC, TM, ICTM, ISTA, FISTA
   (+ CONV, SIM) on torch (float32, CPU or CUDA), with DL2's padding, apodization, PSF
   normalisation and stopping rules; results equal DL2 2.1.2's (relative L2 error < 1e-4).
-  RL and the Fourier-domain iterations (LW, NNLS, BVLS, VC, TM, ICTM) on the CPU run on
+  RL, RLTV and the Fourier-domain iterations (LW, NNLS, BVLS, VC, TM, ICTM) on the CPU run on
   numpy + ``scipy.fft`` instead (faster, no torch import;
   ``execution=Execution(backend="torch")`` forces torch).
 - :func:`parse_dl2` / :func:`to_dl2` — DL2 command text ⇄ :class:`DeconvOptions`.

@@ -486,8 +486,8 @@ BACKENDS = ("auto", "numpy", "torch")
 def choose_backend(name: str, device: str, backend: str = "auto") -> str:
     """``"numpy"`` or ``"torch"`` for algorithm ``name`` on ``device``.
 
-    ``"auto"``: numpy/scipy.fft on the CPU for the algorithms it implements (RL and the
-    Fourier-domain iterations LW, NNLS, BVLS, VC, TM, ICTM; faster, and ~1.2 s and ~160 MB
+    ``"auto"``: numpy/scipy.fft on the CPU for the algorithms it implements (RL, RLTV and
+    the Fourier-domain iterations LW, NNLS, BVLS, VC, TM, ICTM; faster, and ~1.2 s and ~160 MB
     lighter per process since torch is not imported), torch otherwise. ``"numpy"`` where numpy has no
     runner (another algorithm, or CUDA) is an error, not a silent switch.
     """

@@ -142,8 +142,8 @@ def deconvolve(image, psf, *, algorithm: str = "RL", num_iter: int | None = None
           a budget below those copies raises ``ValueError``; ``None``: never tile.
         - ``threads``: CPU threads for this call (``None``: the numpy back-end uses the cores
           available to the process; torch keeps its setting); torch's setting is restored.
-        - ``backend`` ``{"auto", "numpy", "torch"}``: ``"auto"``: RL and the Fourier-domain
-          iterations (LW, NNLS, BVLS, VC, TM, ICTM) on the CPU run on numpy + ``scipy.fft``
+        - ``backend`` ``{"auto", "numpy", "torch"}``: ``"auto"``: RL, RLTV and the
+          Fourier-domain iterations (LW, NNLS, BVLS, VC, TM, ICTM) on the CPU run on numpy + ``scipy.fft``
           (faster there, torch not imported), everything else on torch;
           ``"numpy"`` is an error where numpy has no runner. The back-ends differ by FFT
           rounding only.
