@@ -230,15 +230,22 @@ def _run_conv(torch, fft, y, h, p, eps, ctrl, **kw):
     return fft.inv(Y * H)
 
 
-def _run_sim(torch, fft, y, h, p, eps, ctrl, rng=None, **kw):
-    x = _run_conv(torch, fft, y, h, p, eps, ctrl)
+def add_sim_noise(x: np.ndarray, p, eps, rng=None) -> np.ndarray:
+    """DL2's SIM noise on the convolved image ``x``: Gaussian (``mean``, ``stdev``), then
+    Poisson of ``x / poisson`` scaled back where ``x > epsilon``; float32."""
     gen = np.random.default_rng(rng)
-    a = x.detach().cpu().numpy().astype(np.float64)
+    a = np.asarray(x, dtype=np.float64)
     a += gen.normal(p["mean"], p["stdev"], a.shape) if p["stdev"] > 0 or p["mean"] != 0 else 0
     if p["poisson"] >= eps:
         pos = a > eps
         a[pos] = gen.poisson(a[pos] / p["poisson"]) * p["poisson"]
-    return torch.as_tensor(a.astype(np.float32), device=x.device)
+    return a.astype(np.float32)
+
+
+def _run_sim(torch, fft, y, h, p, eps, ctrl, rng=None, **kw):
+    x = _run_conv(torch, fft, y, h, p, eps, ctrl)
+    a = add_sim_noise(x.detach().cpu().numpy(), p, eps, rng)
+    return torch.as_tensor(a, device=x.device)
 
 
 def _laplacian(torch, fft, device, lap=None):
@@ -509,13 +516,15 @@ def choose_backend(name: str, device: str, backend: str = "auto") -> str:
 
 
 def _run_numpy_backend(spec, params, y_np, h_np, *, image_shape, constraint, residu, epsilon,
-                       monitor, max_growth, threads):
+                       monitor, max_growth, threads, rng=None):
     from . import _engine_numpy
 
     y = np.ascontiguousarray(y_np, dtype=np.float32)
     h = np.ascontiguousarray(h_np, dtype=np.float32)
 
     def make_ctrl(ops):
+        if not spec.iterative:
+            return None
         return _Controller(None, y, name=spec.name, num_iter=params.get("num_iter", 0),
                            constraint=constraint, residu=residu, epsilon=epsilon,
                            monitor=monitor, image_shape=image_shape, max_growth=max_growth,
@@ -527,15 +536,25 @@ def _run_numpy_backend(spec, params, y_np, h_np, *, image_shape, constraint, res
     ctrl = None
     try:
         x, ctrl = _engine_numpy.run_numpy(spec, params, y, h, make_ctrl, epsilon=epsilon,
-                                          threads=threads)
+                                          threads=threads, rng=rng)
     finally:
         if monitor is not None:
             monitor.finish()
+    if ctrl is None:
+        _check_direct(spec, bool(np.isfinite(x).all()))
+        return x
     # DL2's last ends() call has already run; check the returned estimate as well
     ctrl._check(float(np.linalg.norm(x.ravel())), "at the end")
     if monitor is not None:
         monitor.stopped_by = ctrl.stopped_by
     return x
+
+
+def _check_direct(spec, finite: bool):
+    """A direct method's result must be finite (1/H where the PSF spectrum has zeros is not)."""
+    if not finite:
+        raise DivergenceError(f"{spec.name} produced NaN/inf (the PSF spectrum has zeros; "
+                              "use RIF/TRIF with λ > 0, or raise -epsilon)")
 
 
 def run(spec, params, y_np, h_np, *, image_shape, constraint, residu, epsilon, monitor, device,
@@ -549,7 +568,8 @@ def run(spec, params, y_np, h_np, *, image_shape, constraint, residu, epsilon, m
     if choose_backend(spec.name, device, backend) == "numpy":
         return _run_numpy_backend(spec, params, y_np, h_np, image_shape=image_shape,
                                   constraint=constraint, residu=residu, epsilon=epsilon,
-                                  monitor=monitor, max_growth=max_growth, threads=threads)
+                                  monitor=monitor, max_growth=max_growth, threads=threads,
+                                  rng=rng)
     torch = import_torch()
     if threads is not None and int(threads) < 1:
         raise ValueError(f"threads must be >= 1; got {threads}")
@@ -605,9 +625,8 @@ def _run_torch(torch, spec, params, y_np, h_np, *, image_shape, constraint, resi
         if ctrl is not None:
             # DL2's last ends() call has already run; check the returned estimate as well
             ctrl._check(float(torch.linalg.vector_norm(x)), "at the end")
-        elif not bool(torch.isfinite(x).all()):
-            raise DivergenceError(f"{spec.name} produced NaN/inf (the PSF spectrum has zeros; "
-                                  "use RIF/TRIF with λ > 0, or raise -epsilon)")
+        else:
+            _check_direct(spec, bool(torch.isfinite(x).all()))
         out = x.detach().cpu().numpy()
     if monitor is not None and ctrl is not None:
         monitor.stopped_by = ctrl.stopped_by

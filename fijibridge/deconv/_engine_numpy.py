@@ -425,24 +425,32 @@ def _run_rltv(ops, y, h, p, eps, ctrl, **kw):
 
 class _Spectral:
     """Real (rfftn) or, where DL2's Laplacian is not Hermitian, full complex (fftn) transforms
-    for the Fourier-domain runners."""
+    for the Fourier-domain runners. ``precise``: computed in float64, spectra stored in 32
+    bits (as DL2 stores them), for the direct methods, whose 1/H amplifies float32 FFT
+    rounding (NIF, RIF with an unnormalised PSF)."""
 
-    def __init__(self, ops, full: bool):
-        self.ops, self.full = ops, full
+    def __init__(self, ops, full: bool, precise: bool = False):
+        self.ops, self.full, self.precise = ops, full, precise
 
     def fwd(self, x):
-        if self.full:
-            return self.ops.fft.fftn(x, workers=self.ops.threads)
-        return self.ops.fwd(x)
+        fft, workers = self.ops.fft, self.ops.threads
+        if self.precise:
+            x = x.astype(np.float64)
+        X = fft.fftn(x, workers=workers) if self.full else fft.rfftn(x, workers=workers)
+        return X.astype(np.complex64) if self.precise else X
 
     def inv(self, X, consume: bool = False):
         """The spatial estimate of ``X`` (float32); ``X`` is left as it is unless ``consume``."""
-        if not consume:
+        fft, workers = self.ops.fft, self.ops.threads
+        if self.precise:
+            X = X.astype(np.complex128)
+        elif not consume:
             X = X.copy()
         if self.full:
-            x = self.ops.fft.ifftn(X, workers=self.ops.threads, overwrite_x=True)
-            return np.ascontiguousarray(x.real)
-        return self.ops.inv(X)
+            x = fft.ifftn(X, workers=workers, overwrite_x=True).real
+        else:
+            x = fft.irfftn(X, s=self.ops.shape, workers=workers, overwrite_x=True)
+        return np.ascontiguousarray(x, dtype=np.float32)
 
 
 def geometric_sum(A, m: int):
@@ -494,6 +502,21 @@ def _terms_kernel(name, p):
     return landweber
 
 
+def _laplacian_rows(shape):
+    """``(rows_of, full)``: ``rows_of(r)`` gives DL2's Laplacian for the leading-axis indices
+    ``r`` (a slab) of a working grid of ``shape``, on the rfft half grid unless ``full``
+    (complex transforms, where DL2's Laplacian is not Hermitian). Even sizes: built slab by
+    slab, in cache (:func:`~fijibridge.deconv._prepare.laplacian_even_half`)."""
+    from ._prepare import laplacian_even_half, working_laplacian
+
+    if laplacian_even_half(shape, slice(0, 1)) is not None:
+        return (lambda r: laplacian_even_half(shape, slice(r[0], r[-1] + 1))), False
+    lap, full = working_laplacian(shape)
+    if not full:  # Hermitian: the rfft half grid
+        lap = np.ascontiguousarray(lap[..., : shape[-1] // 2 + 1])
+    return (lambda r: lap[r[0]:r[-1] + 1]), full
+
+
 def _run_fourier(ops, y, h, p, eps, ctrl, *, name):
     """DL2's Fourier-domain iterations ``X_0 = G; X_k+1 = A X_k + G`` (LW, NNLS, BVLS, VC, TM,
     ICTM), as :func:`fijibridge.deconv._engine._iterate_spectrum`: in closed form,
@@ -502,24 +525,8 @@ def _run_fourier(ops, y, h, p, eps, ctrl, *, name):
     Every element-wise step of a slab (``A``, ``G``, the geometric sum by doubling, ``G·S``)
     runs while the slab is in cache: the work above the three transforms is one pass.
     """
-    lap, full = None, False
     rows = np.arange(ops.shape[0])  # a slab's rows tell its kernel which Laplacian rows to use
-    if name in ("TM", "ICTM"):
-        from ._prepare import laplacian_even_half, working_laplacian
-
-        if laplacian_even_half(ops.shape, slice(0, 1)) is not None:
-            # even sizes: the half grid, built slab by slab in the kernel (in cache)
-            def lap_rows(r):
-                return laplacian_even_half(ops.shape, slice(r[0], r[-1] + 1))
-        else:
-            lap, full = working_laplacian(ops.shape)
-            if not full:  # Hermitian: the rfft half grid
-                lap = np.ascontiguousarray(lap[..., : ops.shape[-1] // 2 + 1])
-
-            def lap_rows(r):
-                return lap[r[0]:r[-1] + 1]
-    else:
-        lap_rows = None
+    lap_rows, full = _laplacian_rows(ops.shape) if name in ("TM", "ICTM") else (None, False)
     sp = _Spectral(ops, full)
     Y = sp.fwd(y)
     GX = sp.fwd(h)  # H, then G, then the estimate's spectrum
@@ -558,6 +565,85 @@ def _run_fourier(ops, y, h, p, eps, ctrl, *, name):
     return sp.inv(X, consume=True)
 
 
+# ------------------------------------------------------------------------ direct methods
+
+def _direct_kernel(name, p, eps):
+    """``kernel(Y, H, L)`` for a slab: DL2's filter, the estimate's spectrum written into ``Y``
+    (``H`` is clobbered), in the float32 operations and order of DL2's loops
+    (``NaiveInverseFilter`` / ``Operations.divideStabilized``, ``RegularizedInverseFilter``
+    and ``TikhonovRegularizedInverseFilter.filter``): the filter ``T = H conj(F) / |F|²``,
+    its real and imaginary parts each divided by the real ``|F|²``, then ``X = Y T``."""
+    e = np.float32(eps)
+    e2 = np.float32(eps * eps)
+
+    def divide(Z, mag):  # each component by the real magnitude, as DL2's loops
+        v = Z.view(np.float32).reshape(Z.shape + (2,))
+        np.divide(v, mag[..., None], out=v)
+
+    def squared_magnitude(F):
+        mag = F.real * F.real
+        mag += F.imag * F.imag
+        return mag
+
+    if name in ("CONV", "SIM"):
+        def conv(Y, H, L):
+            Y *= H
+        return conv
+    if name == "NIF":
+        def nif(Y, H, L):  # X = Y conj(H) / max(|H|², ε)
+            mag = squared_magnitude(H)
+            np.maximum(mag, e, out=mag)
+            Y *= np.conjugate(H, out=H)
+            divide(Y, mag)
+        return nif
+    reg = p["reg"]
+
+    def regularised(Y, H, L):  # RIF: F = H² + λL² (|F|² at least ε); TRIF: F = H² + λ
+        F = H * H
+        if L is None:
+            F.real += reg
+        else:
+            F.real += reg * (L * L)
+        mag = squared_magnitude(F)
+        if L is None:  # TRIF: |F|² below ε² becomes ε²
+            np.copyto(mag, e2, where=~(mag >= e2))
+        else:
+            np.maximum(mag, e, out=mag)
+        H *= np.conjugate(F, out=F)
+        divide(H, mag)
+        Y *= H
+    return regularised
+
+
+def _run_direct(ops, y, h, p, eps, ctrl, *, name, rng=None):
+    """DL2's direct methods (NIF, RIF, TRIF, CONV, SIM): two transforms, one slab-by-slab
+    pass in cache, one inverse transform; the transforms in float64 (:class:`_Spectral`):
+    float32 ones put A_RIF_norm_no 1.3e-4 from DL2, float64 ones 5.8e-5 (DL2's own float32
+    rounding), NIF 7e-6 → 6e-6."""
+    rows = np.arange(ops.shape[0])
+    lap_rows, full = _laplacian_rows(ops.shape) if name == "RIF" else (None, False)
+    sp = _Spectral(ops, full, precise=True)
+    Y, H = sp.fwd(y), sp.fwd(h)
+    kernel = _direct_kernel(name, p, eps)
+
+    def one(Ys, Hs, r):
+        kernel(Ys, Hs, None if lap_rows is None else lap_rows(r))
+    ops.each(one, Y, H, rows)
+    del H
+    x = sp.inv(Y, consume=True)
+    if name == "SIM":
+        from ._engine import add_sim_noise
+
+        x = add_sim_noise(x, p, eps, rng)
+    return x
+
+
+def _direct(name):
+    def run(ops, y, h, p, eps, ctrl, rng=None, **kw):
+        return _run_direct(ops, y, h, p, eps, ctrl, name=name, rng=rng)
+    return run
+
+
 def _fourier(name):
     def run(ops, y, h, p, eps, ctrl, **kw):
         return _run_fourier(ops, y, h, p, eps, ctrl, name=name)
@@ -565,8 +651,9 @@ def _fourier(name):
 
 
 #: algorithms with a numpy runner
-RUNNERS = {"RL": _run_rl_any, "RLTV": _run_rltv, **{n: _fourier(n) for n in ("LW", "NNLS", "BVLS", "VC", "TM",
-                                                            "ICTM")}}
+RUNNERS = {"RL": _run_rl_any, "RLTV": _run_rltv,
+           **{n: _fourier(n) for n in ("LW", "NNLS", "BVLS", "VC", "TM", "ICTM")},
+           **{n: _direct(n) for n in ("NIF", "RIF", "TRIF", "CONV", "SIM")}}
 
 
 # glibc mallopt parameters
@@ -617,8 +704,10 @@ def recycled_heap(array_bytes: int):
         libc.malloc_trim(ctypes.c_size_t(0))
 
 
-def run_numpy(spec, params, y, h, ctrl_factory, *, epsilon, threads):
-    """Run ``spec`` on float32 numpy arrays ``y`` (not modified) and ``h`` (working PSF)."""
+def run_numpy(spec, params, y, h, ctrl_factory, *, epsilon, threads, rng=None):
+    """Run ``spec`` on float32 numpy arrays ``y`` (not modified) and ``h`` (working PSF);
+    ``ctrl_factory(ops)`` makes the controller of an iterative algorithm (``None`` for a
+    direct method); ``rng``: the noise of SIM."""
     ops = _Ops(y.shape, threads)
     # the largest working array: a spectrum (complex64; the full one for TM/ICTM, whose
     # Laplacian needs it on some odd sizes)
@@ -626,7 +715,7 @@ def run_numpy(spec, params, y, h, ctrl_factory, *, epsilon, threads):
     try:
         with recycled_heap(spectrum):
             ctrl = ctrl_factory(ops)
-            x = RUNNERS[spec.name](ops, y, h, params, epsilon, ctrl)
+            x = RUNNERS[spec.name](ops, y, h, params, epsilon, ctrl, rng=rng)
     finally:
         ops.close()
     return x, ctrl

@@ -1,5 +1,6 @@
-"""The two CPU back-ends of RL, RLTV and DL2's Fourier-domain iterations (LW, NNLS, BVLS, VC,
-TM, ICTM): numpy + scipy.fft (default on the CPU) and torch.
+"""The two CPU back-ends of every DL2 algorithm but ISTA/FISTA (RL, RLTV, the Fourier-domain
+iterations LW, NNLS, BVLS, VC, TM, ICTM and the direct methods NIF, RIF, TRIF, CONV, SIM):
+numpy + scipy.fft (default on the CPU) and torch.
 
 They run DL2's arithmetic operation for operation in float32 and differ by FFT rounding only.
 Tolerance 1e-5 relative L2: the measured difference is ~5e-7 after 20 iterations and ~2e-6
@@ -116,6 +117,23 @@ def test_numpy_and_torch_rltv_agree(case_b, shape, constraint):
     assert ma.history[-1].psnr == pytest.approx(mb.history[-1].psnr, abs=1e-3)
 
 
+@pytest.mark.parametrize("case", ["a", "b"])
+def test_numpy_and_torch_direct_methods_agree(case_a, case_b, case):
+    """NIF, RIF (case B's odd sizes: full complex transforms), TRIF, CONV and SIM (same seed,
+    same noise) in 3D and on a 2D plane; NIF amplifies FFT rounding through 1/H (the numpy
+    back-end computes these transforms in float64, torch in float32)."""
+    c = case_a if case == "a" else case_b
+    for im, ps in ((c["image"], c["psf"]), (c["image"][10], c["psf"][c["psf"].shape[0] // 2])):
+        for algorithm, params, tol in (("NIF", [], 5e-5), ("RIF", [0.1], 1e-5),
+                                       ("TRIF", [0.1], 1e-5), ("CONV", [], 1e-5),
+                                       ("SIM", [0, 1, 1], 1e-5)):
+            a, b = (deconvolve(im, ps, algorithm=algorithm, params=params,
+                               execution=Execution(backend=backend, rng=3))
+                    for backend in ("numpy", "torch"))
+            assert a.dtype == b.dtype == np.float32 and a.shape == b.shape == im.shape
+            assert _rel(a, b) < tol, algorithm
+
+
 def test_numpy_fourier_iterations_stop_and_diverge_as_torch(case_a):
     img, psf = case_a["image"], case_a["psf"]
     for backend in ("numpy", "torch"):
@@ -137,14 +155,15 @@ def test_backend_choice_and_bad_values(case_a):
     assert choose_backend("RL", "cuda") == "torch"
     assert choose_backend("RL", "cpu", "torch") == "torch"
     assert choose_backend("FISTA", "cpu") == "torch"
-    for name in ["RLTV", *FOURIER]:
+    for name in ["RLTV", *FOURIER, "NIF", "RIF", "TRIF", "CONV", "SIM"]:
         assert choose_backend(name, "cpu") == "numpy"
         assert choose_backend(name, "cuda") == "torch"
     with pytest.raises(ValueError, match="backend must be one of auto, numpy, torch; got 'jax'"):
         deconvolve(case_a["image"], case_a["psf"], algorithm="RL", num_iter=1,
                    execution=Execution(backend="jax"))
     with pytest.raises(ValueError, match="backend='numpy' runs RL, RLTV, LW, NNLS, BVLS, VC, TM, "
-                                         "ICTM on the CPU only; got algorithm FISTA"):
+                                         "ICTM, NIF, RIF, TRIF, CONV, SIM on the CPU only; got "
+                                         "algorithm FISTA"):
         deconvolve(case_a["image"], case_a["psf"], algorithm="FISTA", num_iter=1,
                    execution=Execution(backend="numpy"))
     with pytest.raises(ValueError, match="threads must be an integer >= 1"):
