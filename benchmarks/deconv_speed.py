@@ -198,10 +198,12 @@ def _other_algorithm(name, image, h, num_iter, threads):
 
         def ffts():
             with recycled_heap(largest):
-                for _ in range(n_fwd - n_inv):
+                first = sp.fwd(image)  # held through the run, as the runners hold the OTF
+                for _ in range(n_fwd - 1 - n_inv):
                     sp.fwd(image)
                 for _ in range(n_inv):  # each inverse consumes its spectrum, as the runners do
                     sp.inv(sp.fwd(image), consume=True)
+                del first
         return run, ffts, (n_fwd, n_inv), backend
 
     import torch

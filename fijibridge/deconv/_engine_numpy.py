@@ -102,8 +102,8 @@ class _Ops:
         return list(self.pool.map(one, self.slabs))
 
     def norm(self, x) -> float:
-        """L2 norm, float64 sum of per-slab float32 sums of squares (no BLAS thread pool)."""
-        parts = self.each(lambda a: float(np.einsum("i,i->", a.ravel(), a.ravel())), x)
+        """L2 norm: float64 sum of per-slab float32 dot products (on this pool's threads)."""
+        parts = self.each(lambda a: float(np.dot(a.ravel(), a.ravel())), x)
         return float(np.sqrt(sum(parts)))
 
 
