@@ -18,6 +18,8 @@ that a load spike hits both alike), reported as ratios:
   computes with the same library (RLTV: 1 + 4 per iteration; LW/ICTM: 3, since their
   iterations run in the Fourier domain; FISTA: 3 + 2 per iteration, in float64 as DL2's
   wavelet algorithms) — target ≤ 1.3× each;
+* the other algorithms' commands, process to process, on the back-end ``deconvolve``
+  chooses vs ``--backend torch`` (time and peak RSS), for reference;
 * peak memory of the command — target ≤ 250 MB. Method: the child's peak resident set size
   (``getrusage(RUSAGE_CHILDREN).ru_maxrss`` = Linux VmHWM), i.e. the whole process including
   the Python interpreter and its libraries; beside it the peak of a process that only imports
@@ -299,6 +301,26 @@ def main():
         t_start, base_mb = min(r[0] for r in starts), max(r[2] for r in starts)
         _, _, torch_mb, _ = _child([sys.executable, "-c", "import torch, numpy, tifffile"], env)
         ours = __import__("tifffile").imread(tmp / "out.tif")
+        # the other algorithms' commands on the back-end deconvolve chooses vs torch's
+        commands = {}
+        for name in args.algorithms:
+            text = f"{name} {args.other_iter} {' '.join(map(str, OTHERS[name][0].values()))}"
+            base = cmd[:cmd.index("--algorithm")] + ["--algorithm", text, "-o",
+                                                     str(tmp / f"{name}.tif"), "--threads",
+                                                     str(args.threads), "--quiet"]
+            if OTHERS[name][1] != "no":
+                base += ["--constraint", OTHERS[name][1]]
+            runs_by = {"auto": [], "torch": []}
+            for _ in range(args.repeat):
+                for backend in runs_by:
+                    runs_by[backend].append(_checked_child(base + ["--backend", backend], env,
+                                                           f"deconvolve {text}"))
+            commands[name] = {"algorithm": text,
+                              **{f"{b}_seconds": round(min(r[0] for r in v), 3)
+                                 for b, v in runs_by.items()},
+                              **{f"{b}_peak_rss_mb": round(max(r[2] for r in v), 1)
+                                 for b, v in runs_by.items()}}
+            log.info("deconvolve %s: %s", text, commands[name])
         t_sk_proc = min(r[0] for r in sk_runs)
         cpu_sk_proc = min(r[1] for r in sk_runs)
 
@@ -406,6 +428,12 @@ def main():
         result["torch_backend"] = torch_part
     if others:
         result["other_algorithms"] = others
+    if commands:
+        result["other_commands"] = {
+            **commands,
+            "note": "process to process, best of --repeat (peak RSS: max); auto = the back-end "
+                    "deconvolve chooses on the CPU (numpy for all but ISTA/FISTA), torch = "
+                    "--backend torch"}
     result["targets"] = {"skimage_process_over_command>=8": t_sk_proc / t_cmd >= 8,
                          "rl_over_ffts<=1.1": t_rl / t_fft <= 1.1,
                          "command_peak_rss<=250MB": peak_mb <= 250}

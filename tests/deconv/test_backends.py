@@ -201,6 +201,35 @@ def test_rl_command_does_not_import_torch(tmp_path, case_a, algorithm):
     assert (tmp_path / "out.tif").is_file()
 
 
+def test_command_backend_option(tmp_path, case_a):
+    """``--backend torch`` runs the torch back-end (torch imported) with the numpy one's result
+    within float32 rounding; ``--backend numpy`` where numpy has no runner is refused."""
+    from fijibridge import write_tiff
+
+    write_tiff(tmp_path / "img.tif", case_a["image"])
+    write_tiff(tmp_path / "psf.tif", case_a["psf"])
+    outs = {}
+    for backend in ("auto", "torch"):
+        out = tmp_path / f"{backend}.tif"
+        code = ("import sys; from fijibridge.cli.main import main; "
+                f"rc = main(['deconvolve', {str(tmp_path / 'img.tif')!r}, '--psf', "
+                f"{str(tmp_path / 'psf.tif')!r}, '--algorithm', 'RLTV 5 0.01', '--backend', "
+                f"{backend!r}, '-o', {str(out)!r}, '--quiet']); "
+                "print(rc, 'torch' in sys.modules)")
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True)
+        assert res.stdout.split() == ["0", str(backend == "torch")]
+        outs[backend] = __import__("tifffile").imread(out)
+    assert _rel(outs["auto"], outs["torch"]) < 1e-5
+    res = subprocess.run([sys.executable, "-m", "fijibridge.cli.main", "deconvolve",
+                          str(tmp_path / "img.tif"), "--psf", str(tmp_path / "psf.tif"),
+                          "--algorithm", "FISTA 2 1 0.01 3", "--backend", "numpy", "-o",
+                          str(tmp_path / "f.tif"), "--quiet"], capture_output=True, text=True)
+    assert res.returncode == 2
+    assert "runs RL, RLTV, LW" in res.stderr and "got algorithm FISTA" in res.stderr
+    assert not (tmp_path / "f.tif").exists()
+
+
 def test_execution_progress_callable_and_rng(case_a):
     calls = []
     deconvolve(case_a["image"], case_a["psf"], algorithm="RL", num_iter=3,
