@@ -194,7 +194,7 @@ def _other_algorithm(name, image, h, num_iter, threads):
     if backend == "numpy":
         import fijibridge.deconv._engine_numpy as npe
 
-        ops = npe._Ops(image.shape, threads)
+        ops = npe._Ops(image.shape, threads)  # its pool's threads end with the process
         sp = npe._Spectral(ops, full)
         largest = int(np.prod(image.shape)) * 8  # as run_numpy sets the heap
 

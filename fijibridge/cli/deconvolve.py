@@ -197,9 +197,9 @@ def run(args) -> int:
     if args.engine == "native":
         from .._core.execution import Execution
 
-        # torch is imported (by the engine) only where the algorithm runs on it: RL, RLTV
-        # and the Fourier-domain iterations (LW … ICTM) on the CPU run on numpy/scipy.fft, which saves
-        # ~1.2 s and ~160 MB per command
+        # torch is imported (by the engine) only where the algorithm runs on it: on the CPU
+        # every algorithm but ISTA/FISTA runs on numpy/scipy.fft, which saves ~1.2 s and
+        # ~160 MB per command
         execution = Execution(device=args.device, threads=args.threads, backend=args.backend,
                               memory=(core.DEFAULT_MAX_MEMORY if args.max_memory is None
                                       else int(args.max_memory * 2**20))).resolve()

@@ -6,9 +6,9 @@ Each ``_run_<name>`` receives the padded, apodized image ``y`` and the working P
 (and once after the last), applies the constraint to spatial estimates, computes the residual,
 stops on ``num_iter`` or ``residu``, and guards against divergence.
 
-:func:`run` dispatches: RL on the CPU goes to the numpy + ``scipy.fft`` runner of
-:mod:`fijibridge.deconv._engine_numpy` (same arithmetic, same :class:`_Controller` on numpy
-arrays, torch not imported); see :func:`choose_backend`.
+:func:`run` dispatches: on the CPU every algorithm but ISTA/FISTA goes to the numpy +
+``scipy.fft`` runners of :mod:`fijibridge.deconv._engine_numpy` (same arithmetic, same
+:class:`_Controller` on numpy arrays, torch not imported); see :func:`choose_backend`.
 """
 
 from __future__ import annotations
@@ -107,9 +107,7 @@ class _Controller:
         self.y_norm = self._norm(y) or 1.0
         self.max_growth = max_growth
         self.last_residual = float("nan")
-        self.spectrum_norm = None
         self.hint = ""
-        self.x0_ratio = 1.0  # ||x_0|| / ||y||, set by the Fourier-domain runner
         self.stopped_by = "iterations"
         if monitor is not None:
             monitor.start(name, self.num_iter)
@@ -140,15 +138,12 @@ class _Controller:
         return x
 
     def _check(self, norm: float, where: str):
-        """``norm`` is ||x|| (spatial) or, in the Fourier domain, ||X_k|| / ||X_0|| · ||x_0|| / ||y||
-        scaled back to ||x|| units by the caller."""
+        """Stop a diverging run: ``norm`` is ||x||, ``where`` says where it was taken."""
         if not math.isfinite(norm):
             raise DivergenceError(
                 f"{self.name} diverged: NaN/inf in the estimate {where} (iteration "
                 f"{self.iterations}). Lower the step γ or raise λ, or use fewer iterations "
                 "(e.g. TM 50 1 0.1 with DL2's defaults is unstable; TM 20 1 0.001 is not)")
-        if where == "in the Fourier domain":
-            norm = norm * self.y_norm
         if self.max_growth is not None and norm > self.max_growth * self.y_norm:
             raise DivergenceError(
                 f"{self.name} diverged: the estimate's energy exploded to {norm / self.y_norm:.3g}× "
@@ -165,16 +160,10 @@ class _Controller:
         """
         torch = self.torch
         if x is None and X is not None:
-            # Fourier-domain algorithm: the constraint acts on a copy only (as in DL2)
-            if self.need_residual:
-                x = fft.inv(X)
-            else:
-                # the norm of a complex tensor over its real view: ~50x faster than over
-                # the complex values (torch 2.13 CPU), same value
-                norm = self._norm(_real_view(torch, X))
-                if self.spectrum_norm is None:
-                    self.spectrum_norm = norm or 1.0
-                self._check(norm / self.spectrum_norm * self.x0_ratio, "in the Fourier domain")
+            # a Fourier-domain algorithm's update loop runs only where its iterations are
+            # observed (a residual, statistics: see _iterate_spectrum), which needs the
+            # spatial estimate; the constraint acts on that copy only (as in DL2)
+            x = fft.inv(X)
         if x is not None:
             if norm is None or self.need_residual:
                 if self.constraint != "no":
@@ -272,12 +261,6 @@ def _run_trif(torch, fft, y, h, p, eps, ctrl, **kw):
 
 # --------------------------------------------------------------- Fourier-domain iterations
 
-def _real_view(torch, X):
-    if torch is None:  # numpy: the float32 view of complex64 values (same leading axis)
-        return X.view(np.float32) if np.iscomplexobj(X) else X
-    return torch.view_as_real(X) if X.is_complex() else X
-
-
 def _geometric_sum(torch, A, m: int):
     """``S = A^0 + A^1 + … + A^(m-1)`` element-wise, by doubling: ``S_2k = S_k (1 + A^k)``,
     ``S_k+1 = 1 + A S_k``: ~2 log2(m) multiplications instead of m, and no division (exact for
@@ -319,7 +302,6 @@ def _iterate_spectrum(torch, fft, A, G, ctrl):
         ctrl.iterations = ctrl.num_iter + 1
         return fft.inv(X)
     X = G.clone()
-    ctrl.x0_ratio = float(torch.linalg.vector_norm(fft.inv(G))) / ctrl.y_norm
     while not ctrl.ends(X=X, fft=fft):
         X.mul_(A).add_(G)
     return fft.inv(X)
@@ -493,10 +475,10 @@ BACKENDS = ("auto", "numpy", "torch")
 def choose_backend(name: str, device: str, backend: str = "auto") -> str:
     """``"numpy"`` or ``"torch"`` for algorithm ``name`` on ``device``.
 
-    ``"auto"``: numpy/scipy.fft on the CPU for the algorithms it implements (RL, RLTV and
-    the Fourier-domain iterations LW, NNLS, BVLS, VC, TM, ICTM; faster, and ~1.2 s and ~160 MB
-    lighter per process since torch is not imported), torch otherwise. ``"numpy"`` where numpy has no
-    runner (another algorithm, or CUDA) is an error, not a silent switch.
+    ``"auto"``: numpy/scipy.fft on the CPU for the algorithms it implements (all but
+    ISTA/FISTA; faster, and ~1.2 s and ~160 MB lighter per process since torch is not
+    imported), torch otherwise. ``"numpy"`` where numpy has no runner (ISTA/FISTA, or CUDA)
+    is an error, not a silent switch.
     """
     from ._engine_numpy import RUNNERS as NUMPY_RUNNERS
 

@@ -1,6 +1,6 @@
-"""Richardson-Lucy, RL with total variation (RLTV) and DL2's Fourier-domain iterations (LW,
-NNLS, BVLS, VC, TM, ICTM) on numpy + ``scipy.fft`` (pocketfft, float32) for the CPU, without
-torch.
+"""DL2's algorithms but ISTA/FISTA on numpy + ``scipy.fft`` (pocketfft) for the CPU, without
+torch: Richardson-Lucy, RL with total variation (RLTV), the Fourier-domain iterations (LW,
+NNLS, BVLS, VC, TM, ICTM) and the direct methods (NIF, RIF, TRIF, CONV, SIM).
 
 Why a second backend: on the CPU, scipy's pocketfft computes the float32 real transforms of a
 64×256×256 grid ~1.3× faster than torch 2.13 (``benchmarks/deconv_speed.py``), and not
@@ -9,12 +9,15 @@ process that imports torch holds ~220 MB; one that imports what this backend nee
 chooses this backend for the algorithms in :data:`RUNNERS` when ``device="cpu"`` (unless
 ``Execution(backend="torch")`` is asked for); CUDA and the other algorithms use torch.
 
-The arithmetic is DL2's, operation for operation in float32, as in the torch runners
-(:func:`fijibridge.deconv._engine._run_rl`, :func:`~fijibridge.deconv._engine._run_lw` …):
-the two back-ends differ by FFT rounding only (RL: relative L2 ~5e-7 after 20 iterations,
-~2e-6 after 50 on the benchmark volume; each is within ~1e-6 of DL2, whose own float32
-rounding puts it 4e-7…8e-7 from an exact float64 RL; the Fourier-domain iterations: ~2e-7
-from each other and from DL2).
+The arithmetic of the iterative algorithms is DL2's, operation for operation in float32, as
+in the torch runners (:func:`fijibridge.deconv._engine._run_rl`,
+:func:`~fijibridge.deconv._engine._run_lw` …): the two back-ends differ by FFT rounding only
+(RL: relative L2 ~5e-7 after 20 iterations, ~2e-6 after 50 on the benchmark volume; each is
+within ~1e-6 of DL2, whose own float32 rounding puts it 4e-7…8e-7 from an exact float64 RL;
+the Fourier-domain iterations and RLTV: 2e-7…6e-7 from each other and from DL2). The direct
+methods follow DL2's own loops (the filter ``H conj(F) / |F|²`` per component, then ``Y``
+times it) with their transforms in float64, since 1/H amplifies float32 FFT rounding: NIF is
+then up to ~3e-5 from torch's float32 transforms, and every direct method within 6e-5 of DL2.
 
 Memory (RL): the working set is the image ``y``, the estimate ``x``, the OTF ``H`` (half
 spectrum) and one half spectrum ``B``, plus cache-sized pieces; RLTV adds its factor ``tv``
@@ -555,7 +558,6 @@ def _run_fourier(ops, y, h, p, eps, ctrl, *, name):
     ops.each(split, Y, GX, A, rows)
     del Y
     G, X = GX, GX.copy()
-    ctrl.x0_ratio = ctrl._norm(sp.inv(G)) / ctrl.y_norm
 
     def update(Xs, As, Gs):
         Xs *= As
@@ -709,9 +711,9 @@ def run_numpy(spec, params, y, h, ctrl_factory, *, epsilon, threads, rng=None):
     ``ctrl_factory(ops)`` makes the controller of an iterative algorithm (``None`` for a
     direct method); ``rng``: the noise of SIM."""
     ops = _Ops(y.shape, threads)
-    # the largest working array: a spectrum (complex64; the full one for TM/ICTM, whose
-    # Laplacian needs it on some odd sizes)
-    spectrum = int(np.prod(y.shape, dtype=np.int64)) * 8
+    # the largest working array: a full spectrum (TM/ICTM/RIF need one on some odd sizes), in
+    # complex128 for the direct methods' float64 transforms
+    spectrum = int(np.prod(y.shape, dtype=np.int64)) * (8 if spec.iterative else 16)
     try:
         with recycled_heap(spectrum):
             ctrl = ctrl_factory(ops)

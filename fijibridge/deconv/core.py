@@ -142,11 +142,11 @@ def deconvolve(image, psf, *, algorithm: str = "RL", num_iter: int | None = None
           a budget below those copies raises ``ValueError``; ``None``: never tile.
         - ``threads``: CPU threads for this call (``None``: the numpy back-end uses the cores
           available to the process; torch keeps its setting); torch's setting is restored.
-        - ``backend`` ``{"auto", "numpy", "torch"}``: ``"auto"``: RL, RLTV and the
-          Fourier-domain iterations (LW, NNLS, BVLS, VC, TM, ICTM) on the CPU run on numpy + ``scipy.fft``
-          (faster there, torch not imported), everything else on torch;
-          ``"numpy"`` is an error where numpy has no runner. The back-ends differ by FFT
-          rounding only.
+        - ``backend`` ``{"auto", "numpy", "torch"}``: ``"auto"``: every algorithm but
+          ISTA/FISTA runs on numpy + ``scipy.fft`` on the CPU (faster there, torch not
+          imported), ISTA/FISTA and CUDA on torch; ``"numpy"`` is an error where numpy has no
+          runner. The back-ends differ by FFT rounding only (the direct methods' transforms
+          are float64 on numpy: NIF, which amplifies rounding through 1/H, up to ~3e-5).
         - ``progress``: a progress bar (``True``) or ``progress(iteration, num_iter)``.
         - ``rng``: seed or Generator for the noise of ``SIM``.
 

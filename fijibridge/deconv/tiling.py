@@ -29,9 +29,10 @@ __all__ = ["run_blockwise", "plan_blocks", "whole_volume_bytes", "memory_estimat
 log = logging.getLogger(__name__)
 
 #: float32-sized working arrays per voxel (complex half-spectra count as one), per algorithm,
-#: the larger of the two CPU back-ends, with per-iteration statistics (a Monitor) on, and on
-#: odd sizes (full complex spectra for RIF/TM/ICTM): the numpy back-end's peaks are measured
-#: by ``tests/deconv/test_memory_model.py`` (direct methods: their float64 transforms)
+#: with per-iteration statistics (a Monitor) on and on odd sizes (full complex spectra for
+#: RIF/TM/ICTM): the numpy back-end, which the CPU uses for all but ISTA/FISTA, is measured by
+#: ``tests/deconv/test_memory_model.py`` (direct methods: their float64 transforms); ISTA and
+#: FISTA (torch) are counted from their runners' arrays
 _ARRAYS_PER_VOXEL = {"NIF": 8.5, "RIF": 13.5, "TRIF": 8.5, "CONV": 8.5, "SIM": 11, "RL": 8.5,
                      "RLTV": 13, "LW": 9, "NNLS": 9, "BVLS": 9, "VC": 9.5, "TM": 12.5,
                      "ICTM": 12.5, "ISTA": 11, "FISTA": 13}

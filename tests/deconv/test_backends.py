@@ -67,7 +67,7 @@ FOURIER = {"LW": [15, 1.0], "NNLS": [15, 1.0], "BVLS": [15, 1.0], "VC": [15, 1.0
 def test_numpy_and_torch_fourier_iterations_agree(case_a, case_b, case, algorithm):
     """Closed form and update loop (statistics on every iteration), both back-ends: case B's
     odd sizes make DL2's Laplacian non-Hermitian (full complex transforms for TM/ICTM); the
-    2D plane checks the single-plane grid; 2 threads split the slabs."""
+    2D plane checks the single-plane grid (the thread pool: test_numpy_threads_...)."""
     c = case_a if case == "a" else case_b
     img, psf = c["image"], c["psf"]
     if algorithm in ("LW", "TM"):  # a 2D plane too (other algorithms share its code)
@@ -132,6 +132,34 @@ def test_numpy_and_torch_direct_methods_agree(case_a, case_b, case):
                     for backend in ("numpy", "torch"))
             assert a.dtype == b.dtype == np.float32 and a.shape == b.shape == im.shape
             assert _rel(a, b) < tol, algorithm
+
+
+@pytest.mark.parametrize("algorithm, params", [("RL", [8]), ("RLTV", [8, 0.01]),
+                                               ("LW", [8, 1.0]), ("TM", [8, 1.0, 0.001]),
+                                               ("VC", [8, 1.0]), ("RIF", [0.1])])
+def test_numpy_threads_split_the_work_without_changing_it(case_b, monkeypatch, algorithm,
+                                                           params):
+    """Slabs of 4096 voxels make the reference volumes (and a 2D plane) many pieces, so that
+    the pool's threads share them (``ops.each``, the planes and columns of RL, RLTV's blocks):
+    1 and 3 threads give bit-identical results (pocketfft's 1D transforms do not depend on
+    how the lines are batched), and torch's within float32 rounding."""
+    from fijibridge.deconv import _engine_numpy as npe
+
+    monkeypatch.setattr(npe, "_SLAB_VOXELS", 1 << 12)
+    img, psf = case_b["image"], case_b["psf"]
+    for im, ps in ((img, psf), (img[13], psf[13])):
+        one, three = (deconvolve(im, ps, algorithm=algorithm, params=params,
+                                 execution=Execution(backend="numpy", threads=t))
+                      for t in (1, 3))
+        np.testing.assert_array_equal(one, three)
+        ref = deconvolve(im, ps, algorithm=algorithm, params=params,
+                         execution=Execution(backend="torch"))
+        assert _rel(three, ref) < 1e-5
+    ops = npe._Ops(img.shape, 3)
+    try:  # the pool exists and has work for every thread
+        assert ops.pool is not None and len(ops.slabs) >= 9
+    finally:
+        ops.close()
 
 
 def test_numpy_fourier_iterations_stop_and_diverge_as_torch(case_a):

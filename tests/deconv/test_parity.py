@@ -49,7 +49,7 @@ def _case(manifest, name):
 
 def _with_backends(names):
     """Each case on the CPU's default backend; cases whose algorithm also has a numpy runner
-    (RL, the Fourier-domain iterations) once more on torch, which CUDA uses."""
+    (all but ISTA/FISTA) once more on torch, which CUDA uses."""
     from fijibridge.deconv._engine_numpy import RUNNERS
 
     out = []
