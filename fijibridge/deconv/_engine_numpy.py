@@ -62,6 +62,17 @@ def default_threads() -> int:
         return os.cpu_count() or 1
 
 
+def _in_runs(ops, fn, parts):
+    """``[fn(p) for p in parts]`` on ``ops``' pool, the parts in one contiguous run per thread:
+    one task per thread instead of one per part (RL on 64×256×256: ~5 % less time than a
+    task per part, same results)."""
+    if ops.pool is None or len(parts) == 1:
+        return [fn(p) for p in parts]
+    k = min(ops.threads, len(parts))
+    runs = [parts[i * len(parts) // k:(i + 1) * len(parts) // k] for i in range(k)]
+    return [r for done in ops.pool.map(lambda run: [fn(p) for p in run], runs) for r in done]
+
+
 class _Ops:
     """FFTs and slab-parallel element-wise kernels on one working grid (holds a thread pool)."""
 
@@ -100,9 +111,7 @@ class _Ops:
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 return fn(*(a[s] for a in arrays))
 
-        if self.pool is None:
-            return [one(s) for s in self.slabs]
-        return list(self.pool.map(one, self.slabs))
+        return _in_runs(self, one, self.slabs)
 
     def norm(self, x) -> float:
         """L2 norm: float64 sum of per-slab float32 dot products (on this pool's threads)."""
@@ -213,10 +222,7 @@ class _Planes:
         self.columns = [slice(i, min(i + yc, y)) for i in range(0, y, yc)]
 
     def _map(self, fn, parts):
-        pool = self.ops.pool
-        if pool is None:
-            return [fn(s) for s in parts]
-        return list(pool.map(fn, parts))
+        return _in_runs(self.ops, fn, parts)
 
     def forward(self, x):
         """``B <- rfft2`` of every plane of ``x``."""
