@@ -171,6 +171,17 @@ def run(args) -> int:
     from ..deconv.monitor import Monitor
 
     opts = _options(args)
+    if args.engine != "native":
+        # the plugin runs its own engine: these would be ignored there, silently
+        native_only = [name for name, given in (
+            ("--device", args.device != "auto"), ("--backend", args.backend != "auto"),
+            ("--threads", args.threads is not None), ("--haar", args.haar != "dl2"),
+            ("--max-growth", args.max_growth is not None),
+            ("--max-memory", args.max_memory is not None)) if given]
+        if native_only:
+            raise ValueError(f"{', '.join(native_only)} apply to the native engine only; the "
+                             f"DeconvolutionLab2 plugin (--engine {args.engine}) runs its own: "
+                             "drop them, or use --engine native")
     out = Path(args.output)
     if out.is_dir() or (not out.exists() and not out.suffix):
         out.mkdir(parents=True, exist_ok=True)  # a folder: named after the image

@@ -258,6 +258,24 @@ def test_command_backend_option(tmp_path, case_a):
     assert not (tmp_path / "f.tif").exists()
 
 
+def test_native_only_options_with_the_plugin_are_refused(tmp_path, case_a):
+    """--backend, --device, --threads … do not reach DeconvolutionLab2's own engine: an error
+    naming them (before any image is read or a JVM started), not a silent no-op."""
+    from fijibridge import write_tiff
+
+    write_tiff(tmp_path / "img.tif", case_a["image"])
+    write_tiff(tmp_path / "psf.tif", case_a["psf"])
+    res = subprocess.run([sys.executable, "-m", "fijibridge.cli.main", "deconvolve",
+                          str(tmp_path / "img.tif"), "--psf", str(tmp_path / "psf.tif"),
+                          "--algorithm", "RL 3", "--engine", "imagej", "--backend", "numpy",
+                          "--threads", "2", "-o", str(tmp_path / "d.tif")],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2
+    assert ("--backend, --threads apply to the native engine only; the DeconvolutionLab2 "
+            "plugin (--engine imagej) runs its own") in res.stderr
+    assert not (tmp_path / "d.tif").exists()
+
+
 def test_execution_progress_callable_and_rng(case_a):
     calls = []
     deconvolve(case_a["image"], case_a["psf"], algorithm="RL", num_iter=3,
