@@ -310,7 +310,7 @@ def main():
                                                      str(args.threads), "--quiet"]
             if OTHERS[name][1] != "no":
                 base += ["--constraint", OTHERS[name][1]]
-            runs_by = {"auto": [], "torch": []}
+            runs_by = {"auto": []} if args.no_torch else {"auto": [], "torch": []}
             for _ in range(args.repeat):
                 for backend in runs_by:
                     runs_by[backend].append(_checked_child(base + ["--backend", backend], env,

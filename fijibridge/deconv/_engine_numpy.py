@@ -221,16 +221,13 @@ class _Planes:
         yc = max(1, min(_SLAB_VOXELS // per_row, math.ceil(y / ops.threads)))
         self.columns = [slice(i, min(i + yc, y)) for i in range(0, y, yc)]
 
-    def _map(self, fn, parts):
-        return _in_runs(self.ops, fn, parts)
-
     def forward(self, x):
         """``B <- rfft2`` of every plane of ``x``."""
         fft, B = self.ops.fft, self.B
 
         def one(s):
             B[s] = fft.rfft2(x[s], workers=1)
-        self._map(one, self.planes)
+        _in_runs(self.ops, one, self.planes)
 
     def convolve_z(self, conj: bool):
         """Finish the forward transform (Z), multiply by ``H`` (or ``conj(H)``), and undo Z."""
@@ -240,7 +237,7 @@ class _Planes:
             b = fft.fft(B[:, s], axis=0, workers=1)
             np.multiply(b, np.conjugate(H[:, s]) if conj else H[:, s], out=b)
             B[:, s] = fft.ifft(b, axis=0, workers=1, overwrite_x=True)
-        self._map(one, self.columns)
+        _in_runs(self.ops, one, self.columns)
 
     def through(self, kernel, *arrays, forward=True):
         """Per piece of planes: ``u = irfft2(B)``, ``kernel(u, *pieces of arrays)`` (in
@@ -255,7 +252,7 @@ class _Planes:
             if forward:
                 B[s] = fft.rfft2(nxt, workers=1)
             return value
-        return self._map(one, self.planes)
+        return _in_runs(self.ops, one, self.planes)
 
 
 def _run_rl_planes(ops, y, h, p, eps, ctrl, tv=None):
@@ -336,7 +333,7 @@ class _TV:
         self.gy_last = self.y[:, -1, :].copy()    # (z, x): the ratio's last row
         self.gz_last = self.y[-1].copy()          # (y, x): tv's last plane
         self.tv = np.empty_like(self.y)
-        self.pool = ops.pool
+        self.ops = ops
         # one block of planes per thread, walked in chunks of a few planes that stay in cache
         per = math.ceil(nz / ops.threads)
         self.blocks = [(i, min(i + per, nz)) for i in range(0, nz, per)]
@@ -353,12 +350,11 @@ class _TV:
     def compute(self, x):
         """``tv`` of the estimate ``x`` (z, y, x); returned in :attr:`tv`."""
         x = x.reshape(self.y.shape)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            if self.pool is None or len(self.blocks) == 1:
-                for b in self.blocks:
-                    self._block(x, *b)
-            else:
-                list(self.pool.map(lambda b: self._block(x, *b), self.blocks))
+        def block(b):
+            # errstate is per thread: NaN/inf of a diverging run reach the controller
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                self._block(x, *b)
+        _in_runs(self.ops, block, self.blocks)
         self.gz_last[...] = self.tv[-1]
         return self.tv
 

@@ -295,6 +295,7 @@ def run_pipeline(spec: PipelineSpec, *, output_dir, inputs=None, resume: bool = 
                     pids.add(res["pid"])
                     if res.get("versions") and not macro_versions:
                         macro_versions = res["versions"]
+                    failed = []
                     for sid, r in res["steps"].items():
                         step_stats[sid][r["status"]] += 1
                         step_stats[sid]["seconds"] += r.get("seconds", 0.0)
@@ -305,7 +306,7 @@ def run_pipeline(spec: PipelineSpec, *, output_dir, inputs=None, resume: bool = 
                         if r["status"] == "failed":
                             failures.append({"step": sid, "item": res["item"],
                                              "error": r["error"]})
-                    failed = [sid for sid, r in res["steps"].items() if r["status"] == "failed"]
+                            failed.append(sid)
                     bar.update(1, item=res["item"],
                                **({"failed": ",".join(failed)} if failed else {}))
                 bar.close()
