@@ -1,13 +1,15 @@
-"""DL2's algorithms but ISTA/FISTA on numpy + ``scipy.fft`` (pocketfft) for the CPU, without
-torch: Richardson-Lucy, RL with total variation (RLTV), the Fourier-domain iterations (LW,
-NNLS, BVLS, VC, TM, ICTM) and the direct methods (NIF, RIF, TRIF, CONV, SIM).
+"""DL2's algorithms but ISTA/FISTA on numpy + scipy's pocketfft for the CPU, without torch:
+Richardson-Lucy, RL with total variation (RLTV), the Fourier-domain iterations (LW, NNLS,
+BVLS, VC, TM, ICTM) and the direct methods (NIF, RIF, TRIF, CONV, SIM). pocketfft is called
+directly, without ``scipy.fft``'s front end (:mod:`fijibridge.deconv._pocketfft`).
 
 Why a second backend: on the CPU, scipy's pocketfft computes the float32 real transforms of a
 64×256×256 grid ~1.3× faster than torch 2.13 (``benchmarks/deconv_speed.py``), and not
 importing torch saves ~1.2 s of start-up and ~160 MB of resident memory per process (a
-process that imports torch holds ~220 MB; one that imports what this backend needs ~60 MB). :func:`fijibridge.deconv._engine.run`
-chooses this backend for the algorithms in :data:`RUNNERS` when ``device="cpu"`` (unless
-``Execution(backend="torch")`` is asked for); CUDA and the other algorithms use torch.
+process that imports torch holds ~220 MB; one that imports what this backend needs ~60 MB).
+:func:`fijibridge.deconv._engine.run` chooses this backend for the algorithms in
+:data:`RUNNERS` when ``device="cpu"`` (unless ``Execution(backend="torch")`` is asked for);
+CUDA and the other algorithms use torch.
 
 The arithmetic of the iterative algorithms is DL2's, operation for operation in float32, as
 in the torch runners (:func:`fijibridge.deconv._engine._run_rl`,
@@ -46,6 +48,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from ._pocketfft import transforms
+
 __all__ = ["RUNNERS", "default_threads", "recycled_heap", "run_numpy"]
 
 log = logging.getLogger(__name__)
@@ -77,15 +81,14 @@ class _Ops:
     """FFTs and slab-parallel element-wise kernels on one working grid (holds a thread pool)."""
 
     def __init__(self, shape, threads: int):
-        import scipy.fft
-
-        self.fft = scipy.fft
+        self.fft = transforms()
         self.shape = tuple(shape)
         self.threads = max(1, int(threads))
         lead = self.shape[0]
         per_row = int(np.prod(self.shape[1:], dtype=np.int64)) or 1
         step = max(1, _SLAB_VOXELS // per_row)
         self.slabs = [slice(i, min(i + step, lead)) for i in range(0, lead, step)]
+        self.axes = tuple(range(len(self.shape)))
         self.pool = ThreadPoolExecutor(self.threads) if self.threads > 1 and len(self.slabs) > 1 else None
 
     def close(self):
@@ -94,11 +97,11 @@ class _Ops:
             self.pool = None
 
     def fwd(self, x):
-        return self.fft.rfftn(x, workers=self.threads)
+        return self.fft.r2c(x, self.axes, threads=self.threads)
 
     def inv(self, X):
-        """Inverse transform; ``X`` is consumed (pocketfft works in it instead of a copy)."""
-        return self.fft.irfftn(X, s=self.shape, workers=self.threads, overwrite_x=True)
+        """Inverse transform of the half spectrum ``X`` (left as it is)."""
+        return self.fft.c2r(X, self.axes, self.shape[-1], threads=self.threads)
 
     def each(self, fn, *arrays):
         """``fn(*slabs)`` on matching leading-axis slabs of ``arrays``; list of results."""
@@ -226,7 +229,7 @@ class _Planes:
         fft, B = self.ops.fft, self.B
 
         def one(s):
-            B[s] = fft.rfft2(x[s], workers=1)
+            fft.r2c(x[s], (1, 2), out=B[s])
         _in_runs(self.ops, one, self.planes)
 
     def convolve_z(self, conj: bool):
@@ -234,23 +237,24 @@ class _Planes:
         fft, B, H = self.ops.fft, self.B, self.H
 
         def one(s):
-            b = fft.fft(B[:, s], axis=0, workers=1)
+            b = B[:, s]  # transformed where it lies: no copy in or out
+            fft.c2c(b, (0,), forward=True, out=b)
             np.multiply(b, np.conjugate(H[:, s]) if conj else H[:, s], out=b)
-            B[:, s] = fft.ifft(b, axis=0, workers=1, overwrite_x=True)
+            fft.c2c(b, (0,), forward=False, out=b)
         _in_runs(self.ops, one, self.columns)
 
     def through(self, kernel, *arrays, forward=True):
         """Per piece of planes: ``u = irfft2(B)``, ``kernel(u, *pieces of arrays)`` (in
         place on ``u`` or the arrays; its return values are collected), and, with
         ``forward``, ``B <- rfft2`` of what the kernel returns as the next input."""
-        fft, B, shape = self.ops.fft, self.B, self.ops.shape[1:]
+        fft, B, width = self.ops.fft, self.B, self.ops.shape[-1]
 
         def one(s):
-            u = fft.irfft2(B[s], s=shape, workers=1)
+            u = fft.c2r(B[s], (1, 2), width)
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 nxt, value = kernel(u, *(a[s] for a in arrays))
             if forward:
-                B[s] = fft.rfft2(nxt, workers=1)
+                fft.r2c(nxt, (1, 2), out=B[s])
             return value
         return _in_runs(self.ops, one, self.planes)
 
@@ -438,23 +442,28 @@ class _Spectral:
         self.ops, self.full, self.precise = ops, full, precise
 
     def fwd(self, x):
-        fft, workers = self.ops.fft, self.ops.threads
+        ops = self.ops
         if self.precise:
             x = x.astype(np.float64)
-        X = fft.fftn(x, workers=workers) if self.full else fft.rfftn(x, workers=workers)
+        if self.full:  # pocketfft's c2c takes real input (the Hermitian half mirrored)
+            X = ops.fft.c2c(x, ops.axes, forward=True, threads=ops.threads)
+        else:
+            X = ops.fft.r2c(x, ops.axes, threads=ops.threads)
         return X.astype(np.complex64) if self.precise else X
 
     def inv(self, X, consume: bool = False):
         """The spatial estimate of ``X`` (float32); ``X`` is left as it is unless ``consume``."""
-        fft, workers = self.ops.fft, self.ops.threads
-        if self.precise:
-            X = X.astype(np.complex128)
-        elif not consume:
-            X = X.copy()
-        if self.full:
-            x = fft.ifftn(X, workers=workers, overwrite_x=True).real
-        else:
-            x = fft.irfftn(X, s=self.ops.shape, workers=workers, overwrite_x=True)
+        ops = self.ops
+        if self.full:  # in place: on a copy unless consumed (or already a float64 copy)
+            if self.precise:
+                X = X.astype(np.complex128)
+            elif not consume:
+                X = X.copy()
+            x = ops.fft.c2c(X, ops.axes, forward=False, out=X, threads=ops.threads).real
+        else:  # c2r leaves X as it is
+            if self.precise:
+                X = X.astype(np.complex128)
+            x = ops.fft.c2r(X, ops.axes, ops.shape[-1], threads=ops.threads)
         return np.ascontiguousarray(x, dtype=np.float32)
 
 
@@ -681,7 +690,7 @@ def _libc():
 def recycled_heap(array_bytes: int):
     """Let glibc reuse the memory of freed working arrays instead of returning it to the OS.
 
-    scipy.fft returns a new array from every transform; by default glibc serves arrays of
+    A full-volume transform returns a new array; by default glibc serves arrays of
     more than ~32 MB with ``mmap`` and unmaps them when freed (smaller ones from the heap,
     which it trims), so every transform page-faults its output in afresh: on a 64×256×256
     grid that costs as much as a third of the transform itself. Inside this context arrays

@@ -213,8 +213,8 @@ def test_torch_threads_restored(case_a):
 
 @pytest.mark.parametrize("algorithm", ["RL 3", "RLTV 3 0.01", "ICTM 5 1 0.001"])
 def test_rl_command_does_not_import_torch(tmp_path, case_a, algorithm):
-    """RL, RLTV and the Fourier-domain iterations on the CPU run without torch: ~1.2 s and
-    ~160 MB less per command."""
+    """RL, RLTV and the Fourier-domain iterations on the CPU run without torch (~1.2 s and
+    ~160 MB less per command) and without scipy.fft's front end (~0.15–0.25 s less)."""
     from fijibridge import write_tiff
 
     write_tiff(tmp_path / "img.tif", case_a["image"])
@@ -223,9 +223,10 @@ def test_rl_command_does_not_import_torch(tmp_path, case_a, algorithm):
             f"rc = main(['deconvolve', {str(tmp_path / 'img.tif')!r}, '--psf', "
             f"{str(tmp_path / 'psf.tif')!r}, '--algorithm', {algorithm!r}, '-o', "
             f"{str(tmp_path / 'out.tif')!r}, '--threads', '1']); "
-            "print(rc, 'torch' in sys.modules, 'matplotlib' in sys.modules)")
+            "print(rc, 'torch' in sys.modules, 'matplotlib' in sys.modules, "
+            "'scipy.fft' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["0", "False", "False"]
+    assert out.stdout.split() == ["0", "False", "False", "False"]
     assert (tmp_path / "out.tif").is_file()
 
 
