@@ -10,11 +10,11 @@ that a load spike hits both alike), reported as ratios:
   and writes its result (``skimage_process``) — target ≥ 8×. Its time inside a process
   (``skimage_richardson_lucy``, the call alone) is recorded beside it, with the ratio of the
   command to it (a stricter comparison: skimage's start and I/O left out);
-* the 50 RL iterations of the backend the command uses (numpy + scipy.fft on the CPU) vs the
+* the 50 RL iterations of the backend the command uses (numpy + pocketfft on the CPU) vs the
   time of their FFTs (the OTF's + 100 rfftn + 100 irfftn of that size, same library, threads
   and allocator settings) — target ≤ 1.1×; the torch backend's ratio is reported beside it;
 * RLTV, LW, ICTM and FISTA (``--other-iter`` iterations, on the backend ``deconvolve`` uses
-  on the CPU: numpy + scipy.fft for RLTV, LW and ICTM, torch for FISTA) each vs the FFTs it
+  on the CPU: numpy + pocketfft for RLTV, LW and ICTM, torch for FISTA) each vs the FFTs it
   computes with the same library (RLTV: 1 + 4 per iteration; LW/ICTM: 3, since their
   iterations run in the Fourier domain; FISTA: 3 + 2 per iteration, in float64 as DL2's
   wavelet algorithms) — target ≤ 1.3× each;
@@ -35,6 +35,7 @@ Writes benchmarks/results/deconv_speed.json.  ``python benchmarks/deconv_speed.p
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import logging
 import os
@@ -109,7 +110,7 @@ tifffile.imwrite(sys.argv[4], out.astype(np.float32))
 
 def _numpy_iterations(image, h, num_iter, threads):
     """In-process: the numpy backend's RL iterations (OTF included) vs the FFTs they compute
-    (the OTF's + 4 per iteration; same scipy.fft, same workers)."""
+    (the OTF's + 4 per iteration; same pocketfft, same workers)."""
     import fijibridge.deconv._engine as engine
     import fijibridge.deconv._engine_numpy as npe
 
@@ -168,7 +169,7 @@ OTHERS = {
 
 def _other_algorithm(name, image, h, num_iter, threads):
     """(run, ffts, transforms, backend) for ``name`` on the backend ``deconvolve`` uses on the
-    CPU (numpy + scipy.fft for RLTV and the Fourier-domain iterations, torch for the wavelet
+    CPU (numpy + pocketfft for RLTV and the Fourier-domain iterations, torch for the wavelet
     algorithms); ``ffts`` computes the same number of forward and inverse full-volume
     transforms with the same library, precision (float64 for the wavelet algorithms, as DL2)
     and grid (full complex where DL2's Laplacian is not Hermitian), under the same allocator
@@ -259,17 +260,26 @@ def main():
     load_start = os.getloadavg()
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     env["PYTHONPATH"] = str(HERE.parent) + os.pathsep + env.get("PYTHONPATH", "")
+    # the command as installed: pip compiles a package's bytecode when it installs it (as it
+    # did scikit-image's); run from a checkout with PYTHONDONTWRITEBYTECODE set, every
+    # process would first compile ~45 of fijibridge's modules (~50 ms here)
+    compileall.compile_dir(str(HERE.parent / "fijibridge"), quiet=1)
     image, psf = make_data()
     import scipy
 
+    from fijibridge.deconv._pocketfft import transforms
+
     result = {"machine": {"platform": platform.platform(), "cores": ncores,
                           "threads": args.threads, "numpy": np.__version__,
-                          "scipy": scipy.__version__, "loadavg_start": load_start,
+                          "scipy": scipy.__version__, "fft": transforms().source,
+                          "loadavg_start": load_start,
                           "note": "loadavg is the 1/5/15-minute run-queue length; above the "
                                   "core count other jobs share the CPU and all timings are noisy"},
               "workload": {"image": list(image.shape), "psf": list(psf.shape),
                            "num_iter": args.num_iter, "algorithm": "RL", "repeat": args.repeat,
-                           "other_algorithms_num_iter": args.other_iter}}
+                           "other_algorithms_num_iter": args.other_iter,
+                           "command_bytecode": "fijibridge's modules compiled before the timed "
+                                               "runs, as pip install compiles them"}}
     from fijibridge import write_tiff
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -295,8 +305,9 @@ def main():
         cpu_cmd = min(r[1] for r in runs)
         peak_mb = max(r[2] for r in runs)
         # what the command imports before it touches data (numpy path: no torch)
-        imports = ("import numpy, tifffile, scipy.fft, fijibridge.cli.main, fijibridge.cli.deconvolve, "
-                   "fijibridge.deconv.core, fijibridge.deconv._engine_numpy")
+        imports = ("import numpy, tifffile, fijibridge.cli.main, fijibridge.cli.deconvolve, "
+                   "fijibridge.deconv.core, fijibridge.deconv._engine_numpy; "
+                   "fijibridge.deconv._pocketfft.transforms()")
         starts = [_child([sys.executable, "-c", imports], env) for _ in range(args.repeat)]
         t_start, base_mb = min(r[0] for r in starts), max(r[2] for r in starts)
         _, _, torch_mb, _ = _child([sys.executable, "-c", "import torch, numpy, tifffile"], env)
@@ -369,7 +380,7 @@ def main():
                       "rl_over_ffts": round(min(a) / min(b), 3),
                       "numpy_ffts_over_torch_ffts": round(t_fft / min(b), 3),
                       "note": "torch backend (used for device='cuda' and the other algorithms), "
-                              "for reference; the command runs RL on numpy/scipy.fft"}
+                              "for reference; the command runs RL on numpy/pocketfft"}
         for name in args.algorithms:
             other_threads = args.other_threads or args.threads
             torch.set_num_threads(other_threads)
