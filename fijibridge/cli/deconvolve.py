@@ -52,7 +52,7 @@ def add_parser(subparsers):
                    help="auto (default: CUDA if available, then MPS, else CPU), cpu, cuda, "
                    "cuda:N or mps; a device that is absent is an error")
     p.add_argument("--backend", default="auto", choices=("auto", "numpy", "torch"),
-                   help="native engine's back-end: auto (default: numpy + scipy.fft on the "
+                   help="native engine's back-end: auto (default: numpy + pocketfft on the "
                    "CPU for every algorithm but ISTA/FISTA, torch otherwise), numpy, or torch "
                    "(same results within float32 rounding)")
     p.add_argument("--haar", default="dl2", choices=("dl2", "orthonormal"),
@@ -209,7 +209,7 @@ def run(args) -> int:
         from .._core.execution import Execution
 
         # torch is imported (by the engine) only where the algorithm runs on it: on the CPU
-        # every algorithm but ISTA/FISTA runs on numpy/scipy.fft, which saves ~1.2 s and
+        # every algorithm but ISTA/FISTA runs on numpy/pocketfft, which saves ~1.2 s and
         # ~160 MB per command
         execution = Execution(device=args.device, threads=args.threads, backend=args.backend,
                               memory=(core.DEFAULT_MAX_MEMORY if args.max_memory is None

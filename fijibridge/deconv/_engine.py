@@ -7,7 +7,7 @@ Each ``_run_<name>`` receives the padded, apodized image ``y`` and the working P
 stops on ``num_iter`` or ``residu``, and guards against divergence.
 
 :func:`run` dispatches: on the CPU every algorithm but ISTA/FISTA goes to the numpy +
-``scipy.fft`` runners of :mod:`fijibridge.deconv._engine_numpy` (same arithmetic, same
+pocketfft runners of :mod:`fijibridge.deconv._engine_numpy` (same arithmetic, same
 :class:`_Controller` on numpy arrays, torch not imported); see :func:`choose_backend`.
 """
 
@@ -475,7 +475,7 @@ BACKENDS = ("auto", "numpy", "torch")
 def choose_backend(name: str, device: str, backend: str = "auto") -> str:
     """``"numpy"`` or ``"torch"`` for algorithm ``name`` on ``device``.
 
-    ``"auto"``: numpy/scipy.fft on the CPU for the algorithms it implements (all but
+    ``"auto"``: numpy/pocketfft on the CPU for the algorithms it implements (all but
     ISTA/FISTA; faster, and ~1.2 s and ~160 MB lighter per process since torch is not
     imported), torch otherwise. ``"numpy"`` where numpy has no runner (ISTA/FISTA, or CUDA)
     is an error, not a silent switch.

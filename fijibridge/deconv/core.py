@@ -143,7 +143,7 @@ def deconvolve(image, psf, *, algorithm: str = "RL", num_iter: int | None = None
         - ``threads``: CPU threads for this call (``None``: the numpy back-end uses the cores
           available to the process; torch keeps its setting); torch's setting is restored.
         - ``backend`` ``{"auto", "numpy", "torch"}``: ``"auto"``: every algorithm but
-          ISTA/FISTA runs on numpy + ``scipy.fft`` on the CPU (faster there, torch not
+          ISTA/FISTA runs on numpy + scipy's pocketfft on the CPU (faster there, torch not
           imported), ISTA/FISTA and CUDA on torch; ``"numpy"`` is an error where numpy has no
           runner. The back-ends differ by FFT rounding only (the direct methods' transforms
           are float64 on numpy: NIF, which amplifies rounding through 1/H, up to ~3e-5).

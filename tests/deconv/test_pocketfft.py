@@ -98,7 +98,8 @@ def test_choice_by_environment(monkeypatch):
     assert _pocketfft.transforms().source == "pypocketfft"
     monkeypatch.setattr(_pocketfft, "_TRANSFORMS", None)
     monkeypatch.setenv("FIJIBRIDGE_FFT", "fftw")
-    with pytest.raises(ValueError, match="FIJIBRIDGE_FFT must be 'pocketfft' or 'scipy', got 'fftw'"):
+    with pytest.raises(ValueError,
+                       match="FIJIBRIDGE_FFT must be 'pocketfft' or 'scipy', got 'fftw'"):
         _pocketfft.transforms()
 
 
