@@ -41,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import logging
 import math
 import os
@@ -675,7 +676,9 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _GLIBC_MMAP_MAX, _GLIBC_TRIM_AFTER = 32 * 2**20, 64 * 2**20
 
 
+@functools.cache
 def _libc():
+    """glibc, or ``None`` (looked up once: ``find_library`` runs ``ldconfig``, ~1.5 ms)."""
     name = ctypes.util.find_library("c")
     if name is None:  # pragma: no cover - not glibc/Linux
         return None
@@ -720,7 +723,8 @@ def recycled_heap(array_bytes: int):
 def run_numpy(spec, params, y, h, ctrl_factory, *, epsilon, threads, rng=None):
     """Run ``spec`` on float32 numpy arrays ``y`` (not modified) and ``h`` (working PSF);
     ``ctrl_factory(ops)`` makes the controller of an iterative algorithm (``None`` for a
-    direct method); ``rng``: the noise of SIM."""
+    direct method); ``rng``: the noise of SIM. Returns ``(x, ctrl, norm)``: ``norm`` is
+    ``||x||`` of an iterative method's estimate (on the pool's threads), else ``None``."""
     ops = _Ops(y.shape, threads)
     # the largest working array: a full spectrum (TM/ICTM/RIF need one on some odd sizes), in
     # complex128 for the direct methods' float64 transforms
@@ -729,6 +733,7 @@ def run_numpy(spec, params, y, h, ctrl_factory, *, epsilon, threads, rng=None):
         with recycled_heap(spectrum):
             ctrl = ctrl_factory(ops)
             x = RUNNERS[spec.name](ops, y, h, params, epsilon, ctrl, rng=rng)
+            norm = None if ctrl is None else ops.norm(x)
     finally:
         ops.close()
-    return x, ctrl
+    return x, ctrl, norm
