@@ -14,7 +14,7 @@ that a load spike hits both alike), reported as ratios:
   time of their FFTs (the OTF's + 100 rfftn + 100 irfftn of that size, same library, threads
   and allocator settings) — target ≤ 1.1×; the torch backend's ratio is reported beside it;
 * RLTV, LW, ICTM and FISTA (``--other-iter`` iterations, on the backend ``deconvolve`` uses
-  on the CPU: numpy + pocketfft for RLTV, LW and ICTM, torch for FISTA) each vs the FFTs it
+  on the CPU: numpy + pocketfft, torch not imported) each vs the FFTs it
   computes with the same library (RLTV: 1 + 4 per iteration; LW/ICTM: 3, since their
   iterations run in the Fourier domain; FISTA: 3 + 2 per iteration, in float64 as DL2's
   wavelet algorithms) — target ≤ 1.3× each;
@@ -169,9 +169,8 @@ OTHERS = {
 
 def _other_algorithm(name, image, h, num_iter, threads):
     """(run, ffts, transforms, backend) for ``name`` on the backend ``deconvolve`` uses on the
-    CPU (numpy + pocketfft for RLTV and the Fourier-domain iterations, torch for the wavelet
-    algorithms); ``ffts`` computes the same number of forward and inverse full-volume
-    transforms with the same library, precision (float64 for the wavelet algorithms, as DL2)
+    CPU (numpy + pocketfft; torch where an algorithm has no numpy runner); ``ffts`` computes
+    the same number of forward and inverse full-volume transforms with the same library, precision (float64 for the wavelet algorithms, as DL2)
     and grid (full complex where DL2's Laplacian is not Hermitian), under the same allocator
     settings."""
     import fijibridge.deconv._engine as engine
@@ -196,7 +195,7 @@ def _other_algorithm(name, image, h, num_iter, threads):
         import fijibridge.deconv._engine_numpy as npe
 
         ops = npe._Ops(image.shape, threads)  # its pool's threads end with the process
-        sp = npe._Spectral(ops, full)
+        sp = npe._Spectral(ops, full, precise=spec.wavelets)
         largest = int(np.prod(image.shape)) * 8  # as run_numpy sets the heap
 
         def ffts():
@@ -443,7 +442,7 @@ def main():
         result["other_commands"] = {
             **commands,
             "note": "process to process, best of --repeat (peak RSS: max); auto = the back-end "
-                    "deconvolve chooses on the CPU (numpy for all but ISTA/FISTA), torch = "
+                    "deconvolve chooses on the CPU (numpy for every DL2 algorithm), torch = "
                     "--backend torch"}
     result["targets"] = {"skimage_process_over_command>=8": t_sk_proc / t_cmd >= 8,
                          "rl_over_ffts<=1.1": t_rl / t_fft <= 1.1,

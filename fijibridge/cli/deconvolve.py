@@ -53,8 +53,8 @@ def add_parser(subparsers):
                    "cuda:N or mps; a device that is absent is an error")
     p.add_argument("--backend", default="auto", choices=("auto", "numpy", "torch"),
                    help="native engine's back-end: auto (default: numpy + pocketfft on the "
-                   "CPU for every algorithm but ISTA/FISTA, torch otherwise), numpy, or torch "
-                   "(same results within float32 rounding)")
+                   "CPU, torch on a GPU), numpy, or torch (same results within float32 "
+                   "rounding)")
     p.add_argument("--haar", default="dl2", choices=("dl2", "orthonormal"),
                    help="ISTA/FISTA wavelet shrinkage: DL2's (identical results) or corrected")
     p.add_argument("--max-growth", type=float, default=None,
@@ -209,8 +209,7 @@ def run(args) -> int:
         from .._core.execution import Execution
 
         # torch is imported (by the engine) only where the algorithm runs on it: on the CPU
-        # every algorithm but ISTA/FISTA runs on numpy/pocketfft, which saves ~1.2 s and
-        # ~160 MB per command
+        # every algorithm runs on numpy/pocketfft, which saves ~1.2 s and ~160 MB per command
         execution = Execution(device=args.device, threads=args.threads, backend=args.backend,
                               memory=(core.DEFAULT_MAX_MEMORY if args.max_memory is None
                                       else int(args.max_memory * 2**20))).resolve()

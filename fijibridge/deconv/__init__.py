@@ -3,8 +3,8 @@
 - :func:`deconvolve` — NIF, RIF, TRIF, RL, RLTV, LW, NNLS, BVLS, VC, TM, ICTM, ISTA, FISTA
   (+ CONV, SIM) on torch (float32, CPU or CUDA), with DL2's padding, apodization, PSF
   normalisation and stopping rules; results equal DL2 2.1.2's (relative L2 error < 1e-4).
-  On the CPU every algorithm but ISTA/FISTA runs on numpy + scipy's pocketfft instead (faster,
-  no torch import; ``execution=Execution(backend="torch")`` forces torch).
+  On the CPU every algorithm runs on numpy + scipy's pocketfft instead (faster, no torch
+  import; ``execution=Execution(backend="torch")`` forces torch).
 - :func:`parse_dl2` / :func:`to_dl2` — DL2 command text ⇄ :class:`DeconvOptions`.
 - :func:`run_dl2_text` — run DL2 text natively (files relative to the working directory).
 - :func:`deconvolve_tiled` — block-wise deconvolution of volumes over a memory budget.

@@ -6,7 +6,7 @@ Each ``_run_<name>`` receives the padded, apodized image ``y`` and the working P
 (and once after the last), applies the constraint to spatial estimates, computes the residual,
 stops on ``num_iter`` or ``residu``, and guards against divergence.
 
-:func:`run` dispatches: on the CPU every algorithm but ISTA/FISTA goes to the numpy +
+:func:`run` dispatches: on the CPU every algorithm goes to the numpy +
 pocketfft runners of :mod:`fijibridge.deconv._engine_numpy` (same arithmetic, same
 :class:`_Controller` on numpy arrays, torch not imported); see :func:`choose_backend`.
 """
@@ -427,6 +427,15 @@ def _run_rltv(torch, fft, y, h, p, eps, ctrl, **kw):
     return x
 
 
+def fista_momentum(pk0):
+    """FISTA's next ``t_k`` and the momentum weight ``(t_k-1 - 1) / t_k``, in DL2's float
+    arithmetic (``pk0``: the previous ``t``, a float32)."""
+    one = np.float32(1)
+    root = np.float32(math.sqrt(one + np.float32(4) * pk0 * pk0))
+    pk1 = np.float32((one + root) * np.float32(0.5))
+    return pk1, np.float32((pk0 - one) / pk1)
+
+
 def _run_ista(torch, fft, y, h, p, eps, ctrl, haar="dl2", fast=False, **kw):
     Y, H = _spectra(torch, fft, y, h)
     g, lam, scales = p["step"], p["reg"], p["scales"]
@@ -447,10 +456,8 @@ def _run_ista(torch, fft, y, h, p, eps, ctrl, haar="dl2", fast=False, **kw):
         Z = fft.fwd(s)
         Z.mul_(A).add_(G)
         x = _haar.shrinkage(torch, fft.inv(Z), threshold, scales, haar)
-        pk0 = pk1
-        pk1 = np.float32((np.float32(1) + np.float32(math.sqrt(np.float32(1) + np.float32(4) * pk0 * pk0))) * np.float32(0.5))
-        w = float((pk0 - np.float32(1)) / pk1)
-        torch.add(x, x - xprev, alpha=w, out=s)
+        pk1, w = fista_momentum(pk1)
+        torch.add(x, x - xprev, alpha=float(w), out=s)
         xprev.copy_(x)
     return x
 
@@ -475,10 +482,10 @@ BACKENDS = ("auto", "numpy", "torch")
 def choose_backend(name: str, device: str, backend: str = "auto") -> str:
     """``"numpy"`` or ``"torch"`` for algorithm ``name`` on ``device``.
 
-    ``"auto"``: numpy/pocketfft on the CPU for the algorithms it implements (all but
-    ISTA/FISTA; faster, and ~1.2 s and ~160 MB lighter per process since torch is not
-    imported), torch otherwise. ``"numpy"`` where numpy has no runner (ISTA/FISTA, or CUDA)
-    is an error, not a silent switch.
+    ``"auto"``: numpy/pocketfft on the CPU for the algorithms it implements (all of DL2's;
+    faster, and ~1.2 s and ~160 MB lighter per process since torch is not imported), torch
+    otherwise (CUDA, MPS). ``"numpy"`` where numpy cannot run (a GPU device, or an algorithm
+    without a numpy runner) is an error, not a silent switch.
     """
     from ._engine_numpy import RUNNERS as NUMPY_RUNNERS
 
@@ -488,17 +495,35 @@ def choose_backend(name: str, device: str, backend: str = "auto") -> str:
     dev = device_name(device)
     cpu = (resolve_device(dev) if dev == "auto" else dev) == "cpu"
     if backend == "numpy":
-        if not cpu or name not in NUMPY_RUNNERS:
-            raise ValueError(f"backend='numpy' runs {', '.join(NUMPY_RUNNERS)} on the CPU only; got "
-                             f"algorithm {name} on device {device!r} (use backend='auto' or 'torch')")
+        if not cpu:
+            raise ValueError(f"backend='numpy' runs on the CPU only; got device {device!r} "
+                             "(use backend='auto' or 'torch')")
+        if name not in NUMPY_RUNNERS:
+            raise ValueError(f"backend='numpy' runs {', '.join(NUMPY_RUNNERS)}; got algorithm "
+                             f"{name} (use backend='auto' or 'torch')")
         return "numpy"
     if backend == "auto" and cpu and name in NUMPY_RUNNERS:
         return "numpy"
     return "torch"
 
 
+def _warn_dl2_haar(spec, params, shape, haar, ctrl):
+    """ISTA/FISTA with DL2's Haar on a grid it cannot invert: a warning, and the hint the
+    divergence error gives."""
+    if not (spec.wavelets and haar == "dl2"):
+        return
+    div = 2 ** max(0, params["scales"] - 1)
+    odd = [n for n in shape if n % div]
+    if odd:
+        msg = (f"; DL2's Haar transform is not invertible for sizes not divisible by "
+               f"2**(scales-1)={div} (here {odd}), which makes {spec.name} unstable: use "
+               "haar='orthonormal' or pad the image (pad='E2 E2')")
+        ctrl.hint = msg
+        log.warning("%s with DL2's Haar wavelets on a %s grid%s", spec.name, tuple(shape), msg)
+
+
 def _run_numpy_backend(spec, params, y_np, h_np, *, image_shape, constraint, residu, epsilon,
-                       monitor, max_growth, threads, rng=None):
+                       monitor, max_growth, threads, haar, rng=None):
     from . import _engine_numpy
 
     y = np.ascontiguousarray(y_np, dtype=np.float32)
@@ -507,10 +532,12 @@ def _run_numpy_backend(spec, params, y_np, h_np, *, image_shape, constraint, res
     def make_ctrl(ops):
         if not spec.iterative:
             return None
-        return _Controller(None, y, name=spec.name, num_iter=params.get("num_iter", 0),
+        ctrl = _Controller(None, y, name=spec.name, num_iter=params.get("num_iter", 0),
                            constraint=constraint, residu=residu, epsilon=epsilon,
                            monitor=monitor, image_shape=image_shape, max_growth=max_growth,
                            ops=ops)
+        _warn_dl2_haar(spec, params, y.shape, haar, ctrl)
+        return ctrl
 
     threads = _engine_numpy.default_threads() if threads is None else int(threads)
     if threads < 1:
@@ -518,7 +545,7 @@ def _run_numpy_backend(spec, params, y_np, h_np, *, image_shape, constraint, res
     ctrl = None
     try:
         x, ctrl, norm = _engine_numpy.run_numpy(spec, params, y, h, make_ctrl, epsilon=epsilon,
-                                          threads=threads, rng=rng)
+                                                threads=threads, rng=rng, haar=haar)
     finally:
         if monitor is not None:
             monitor.finish()
@@ -551,7 +578,7 @@ def run(spec, params, y_np, h_np, *, image_shape, constraint, residu, epsilon, m
         return _run_numpy_backend(spec, params, y_np, h_np, image_shape=image_shape,
                                   constraint=constraint, residu=residu, epsilon=epsilon,
                                   monitor=monitor, max_growth=max_growth, threads=threads,
-                                  rng=rng)
+                                  haar=haar, rng=rng)
     torch = import_torch()
     if threads is not None and int(threads) < 1:
         raise ValueError(f"threads must be >= 1; got {threads}")
@@ -588,15 +615,7 @@ def _run_torch(torch, spec, params, y_np, h_np, *, image_shape, constraint, resi
     ctrl = _Controller(torch, y, name=spec.name, num_iter=params.get("num_iter", 0),
                        constraint=constraint, residu=residu, epsilon=epsilon, monitor=monitor,
                        image_shape=image_shape, max_growth=max_growth) if spec.iterative else None
-    if spec.wavelets and haar == "dl2":
-        div = 2 ** max(0, params["scales"] - 1)
-        odd = [n for n in y_np.shape if n % div]
-        if odd:
-            msg = (f"; DL2's Haar transform is not invertible for sizes not divisible by "
-                   f"2**(scales-1)={div} (here {odd}), which makes {spec.name} unstable: use "
-                   "haar='orthonormal' or pad the image (pad='E2 E2')")
-            ctrl.hint = msg
-            log.warning("%s with DL2's Haar wavelets on a %s grid%s", spec.name, y_np.shape, msg)
+    _warn_dl2_haar(spec, params, y_np.shape, haar, ctrl)
     with torch.no_grad():
         try:
             x = RUNNERS[spec.name](torch, fft, y, h, params, epsilon, ctrl, haar=haar, rng=rng,

@@ -1,6 +1,7 @@
-"""DL2's algorithms but ISTA/FISTA on numpy + scipy's pocketfft for the CPU, without torch:
-Richardson-Lucy, RL with total variation (RLTV), the Fourier-domain iterations (LW, NNLS,
-BVLS, VC, TM, ICTM) and the direct methods (NIF, RIF, TRIF, CONV, SIM). pocketfft is called
+"""DL2's algorithms on numpy + scipy's pocketfft for the CPU, without torch: Richardson-Lucy,
+RL with total variation (RLTV), the Fourier-domain iterations (LW, NNLS, BVLS, VC, TM, ICTM),
+the wavelet algorithms (ISTA, FISTA: :mod:`fijibridge.deconv._haar_numpy`) and the direct
+methods (NIF, RIF, TRIF, CONV, SIM). pocketfft is called
 directly, without ``scipy.fft``'s front end (:mod:`fijibridge.deconv._pocketfft`).
 
 Why a second backend: on the CPU, scipy's pocketfft computes the float32 real transforms of a
@@ -9,7 +10,7 @@ importing torch saves ~1.2 s of start-up and ~160 MB of resident memory per proc
 process that imports torch holds ~220 MB; one that imports what this backend needs ~60 MB).
 :func:`fijibridge.deconv._engine.run` chooses this backend for the algorithms in
 :data:`RUNNERS` when ``device="cpu"`` (unless ``Execution(backend="torch")`` is asked for);
-CUDA and the other algorithms use torch.
+CUDA and MPS use torch.
 
 The arithmetic of the iterative algorithms is DL2's, operation for operation in float32, as
 in the torch runners (:func:`fijibridge.deconv._engine._run_rl`,
@@ -579,6 +580,63 @@ def _run_fourier(ops, y, h, p, eps, ctrl, *, name):
     return sp.inv(X, consume=True)
 
 
+# ---------------------------------------------------------------- wavelet shrinkage
+
+def _run_ista(ops, y, h, p, eps, ctrl, *, fast, haar="dl2"):
+    """DL2's ISTA and FISTA (:func:`fijibridge.deconv._engine._run_ista`): a Landweber step in
+    the Fourier domain, then the Haar shrinkage (:class:`~._haar_numpy.Shrinkage`, on this
+    pool's threads); FISTA's momentum in one slab-by-slab pass. Transforms in float64 with
+    spectra stored in 32 bits, as DL2 computes them."""
+    from ._engine import fista_momentum
+    from ._haar_numpy import Shrinkage
+
+    sp = _Spectral(ops, full=False, precise=True)
+    Y = sp.fwd(y)
+    G = sp.fwd(h)  # H, then G = γ conj(H) Y
+    A = np.empty(G.shape, np.float32)
+    landweber = _terms_kernel("LW", p)
+
+    def terms(Ys, Hs, As):
+        As[...] = landweber(Ys, Hs)
+    ops.each(terms, Y, G, A)
+    del Y
+    threshold = float(np.float32(p["reg"] * p["step"] * 0.5))
+    shrink = Shrinkage(ops.shape, p["scales"], haar, lambda fn, parts: _in_runs(ops, fn, parts))
+
+    def step(Zs, As, Gs):  # Z = A Z + G
+        Zs *= As
+        Zs += Gs
+
+    def estimate(s):
+        Z = sp.fwd(s)
+        ops.each(step, Z, A, G)
+        return shrink(sp.inv(Z, consume=True), threshold)
+
+    x = sp.inv(G)
+    if not fast:
+        while not ctrl.ends(x=x):
+            x = estimate(x)
+        return x
+    s, xprev = x.copy(), x.copy()
+    pk1 = np.float32(1.0)
+    # ends() applies a constraint to x in place; the momentum uses x as the shrinkage left it
+    keep_prev = ctrl.constraint != "no"
+    while not ctrl.ends(x=x):
+        x = estimate(s)
+        pk1, w = fista_momentum(pk1)
+
+        def momentum(xs, ps, ss):  # s = x + w (x - x_prev)
+            np.subtract(xs, ps, out=ps)
+            ps *= w
+            np.add(xs, ps, out=ss)
+        ops.each(momentum, x, xprev, s)
+        if keep_prev:
+            np.copyto(xprev, x)
+        else:
+            xprev = x
+    return x
+
+
 # ------------------------------------------------------------------------ direct methods
 
 def _direct_kernel(name, p, eps):
@@ -664,9 +722,16 @@ def _fourier(name):
     return run
 
 
+def _wavelets(fast):
+    def run(ops, y, h, p, eps, ctrl, haar="dl2", **kw):
+        return _run_ista(ops, y, h, p, eps, ctrl, fast=fast, haar=haar)
+    return run
+
+
 #: algorithms with a numpy runner
 RUNNERS = {"RL": _run_rl_any, "RLTV": _run_rltv,
            **{n: _fourier(n) for n in ("LW", "NNLS", "BVLS", "VC", "TM", "ICTM")},
+           "ISTA": _wavelets(False), "FISTA": _wavelets(True),
            **{n: _direct(n) for n in ("NIF", "RIF", "TRIF", "CONV", "SIM")}}
 
 
@@ -720,11 +785,12 @@ def recycled_heap(array_bytes: int):
         libc.malloc_trim(ctypes.c_size_t(0))
 
 
-def run_numpy(spec, params, y, h, ctrl_factory, *, epsilon, threads, rng=None):
+def run_numpy(spec, params, y, h, ctrl_factory, *, epsilon, threads, rng=None, haar="dl2"):
     """Run ``spec`` on float32 numpy arrays ``y`` (not modified) and ``h`` (working PSF);
     ``ctrl_factory(ops)`` makes the controller of an iterative algorithm (``None`` for a
-    direct method); ``rng``: the noise of SIM. Returns ``(x, ctrl, norm)``: ``norm`` is
-    ``||x||`` of an iterative method's estimate (on the pool's threads), else ``None``."""
+    direct method); ``rng``: the noise of SIM; ``haar``: ISTA/FISTA's shrinkage. Returns
+    ``(x, ctrl, norm)``: ``norm`` is ``||x||`` of an iterative method's estimate (on the
+    pool's threads), else ``None``."""
     ops = _Ops(y.shape, threads)
     # the largest working array: a full spectrum (TM/ICTM/RIF need one on some odd sizes), in
     # complex128 for the direct methods' float64 transforms
@@ -732,7 +798,7 @@ def run_numpy(spec, params, y, h, ctrl_factory, *, epsilon, threads, rng=None):
     try:
         with recycled_heap(spectrum):
             ctrl = ctrl_factory(ops)
-            x = RUNNERS[spec.name](ops, y, h, params, epsilon, ctrl, rng=rng)
+            x = RUNNERS[spec.name](ops, y, h, params, epsilon, ctrl, rng=rng, haar=haar)
             norm = None if ctrl is None else ops.norm(x)
     finally:
         ops.close()

@@ -1,4 +1,5 @@
-"""Haar wavelet shrinkage for ISTA/FISTA (torch), in DL2's form and in a corrected form.
+"""Haar wavelet shrinkage for ISTA/FISTA (torch), in DL2's form and in a corrected form
+(the numpy back-end's twin, bit-identical in DL2's form: :mod:`fijibridge.deconv._haar_numpy`).
 
 ``mode="dl2"`` reproduces DeconvolutionLab2 2.1.2 (``wavelets.AbstractWavelets``,
 ``wavelets.haar.HaarWavelets``, ``RealSignal.thresholdSoft``) including three defects:

@@ -142,10 +142,9 @@ def deconvolve(image, psf, *, algorithm: str = "RL", num_iter: int | None = None
           a budget below those copies raises ``ValueError``; ``None``: never tile.
         - ``threads``: CPU threads for this call (``None``: the numpy back-end uses the cores
           available to the process; torch keeps its setting); torch's setting is restored.
-        - ``backend`` ``{"auto", "numpy", "torch"}``: ``"auto"``: every algorithm but
-          ISTA/FISTA runs on numpy + scipy's pocketfft on the CPU (faster there, torch not
-          imported), ISTA/FISTA and CUDA on torch; ``"numpy"`` is an error where numpy has no
-          runner. The back-ends differ by FFT rounding only (the direct methods' transforms
+        - ``backend`` ``{"auto", "numpy", "torch"}``: ``"auto"``: every algorithm runs on
+          numpy + scipy's pocketfft on the CPU (faster there, torch not imported), on torch on
+          a GPU; ``"numpy"`` with a GPU device is an error. The back-ends differ by FFT rounding only (the direct methods' transforms
           are float64 on numpy: NIF, which amplifies rounding through 1/H, up to ~3e-5).
         - ``progress``: a progress bar (``True``) or ``progress(iteration, num_iter)``.
         - ``rng``: seed or Generator for the noise of ``SIM``.

@@ -2,11 +2,12 @@
 
 :func:`fijibridge.deconv.tiling.memory_estimate` decides when a volume is deconvolved
 block-wise and how large the blocks are; an estimate below the real peak would let a run
-exceed ``--max-memory``. numpy's allocations are traced by ``tracemalloc`` (torch's are not,
-so the torch-only algorithms ISTA/FISTA are not measured here). Measured peaks, in float32
-volumes: RL 6–8 (8 with statistics), RLTV 9–11, LW 6–8.6, VC 8–9, TM/ICTM 5.6–12 (12 on odd
-sizes: full complex spectra), direct methods 8–13 (float64 transforms; RIF odd 13; SIM 10
-with its float64 noise).
+exceed ``--max-memory``. numpy's allocations are traced by ``tracemalloc`` (torch's are not:
+every algorithm is measured on the numpy back-end, which the CPU uses). Measured peaks, in
+float32 volumes: RL 6–8 (8 with statistics), RLTV 9–11, LW 6–8.6, VC 8–9, TM/ICTM 5.6–12 (12
+on odd sizes: full complex spectra), direct methods 8–13 (float64 transforms; RIF odd 13; SIM
+10 with its float64 noise), ISTA 12.6 and FISTA 14.7 (float64 transforms, the shrinkage's
+scratch volume, FISTA's two more estimates).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from fijibridge.deconv.tiling import memory_estimate
 
 PARAMS = {"NIF": [], "RIF": [0.1], "TRIF": [0.1], "CONV": [], "SIM": [0, 1, 1], "RL": [3],
           "RLTV": [3, 0.01], "LW": [3, 1], "NNLS": [3, 1], "BVLS": [3, 1], "VC": [3, 1],
-          "TM": [3, 1, 0.001], "ICTM": [3, 1, 0.001]}
+          "TM": [3, 1, 0.001], "ICTM": [3, 1, 0.001], "ISTA": [3, 1, 0.01, 2],
+          "FISTA": [3, 1, 0.01, 2]}
 
 
 @pytest.mark.parametrize("shape", [(16, 96, 96), (15, 50, 45)])

@@ -49,7 +49,7 @@ def _case(manifest, name):
 
 def _with_backends(names):
     """Each case on the CPU's default backend; cases whose algorithm also has a numpy runner
-    (all but ISTA/FISTA) once more on torch, which CUDA uses."""
+    (all of them) once more on torch, which CUDA uses."""
     from fijibridge.deconv._engine_numpy import RUNNERS
 
     out = []
@@ -94,7 +94,8 @@ def test_a_fista20_deviation_is_rounding_at_dl2s_threshold_jump(manifest, refere
     for axis in range(3):  # exclude the blocks' neighbourhood
         good &= ~np.roll(bad, 1, axis) & ~np.roll(bad, -1, axis)
     assert _rel(out[good], ref[good]) < 2e-5
-    # the same operator with float32 FFTs instead of float64 ones moves the result as much
+    # the same operator with float32 FFTs instead of float64 ones (torch's runner, patched)
+    # moves the result as much
     import fijibridge.deconv._engine as engine
 
     opts = parse_dl2(case["command"])
@@ -108,7 +109,7 @@ def test_a_fista20_deviation_is_rounding_at_dl2s_threshold_jump(manifest, refere
         engine._FFT = lambda torch, shape, full, precise=False: real_fft(torch, shape, full, False)
         x32 = engine.run(spec, opts.resolved, y.copy(), h, image_shape=y.shape, constraint="no",
                          residu=None, epsilon=1e-6, monitor=None, device="cpu", max_growth=None,
-                         haar="dl2")
+                         haar="dl2", backend="torch")
     finally:
         engine._FFT = real_fft
     assert _rel(x32, out) > 5e-5
