@@ -48,7 +48,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _timing import best_of, timings
+from _timing import best_of, cpu_model, timings
 
 HERE = Path(__file__).resolve().parent
 log = logging.getLogger("deconv_speed")
@@ -268,7 +268,7 @@ def main():
 
     from fijibridge.deconv._pocketfft import transforms
 
-    result = {"machine": {"platform": platform.platform(), "cores": ncores,
+    result = {"machine": {"platform": platform.platform(), "cpu": cpu_model(), "cores": ncores,
                           "threads": args.threads, "numpy": np.__version__,
                           "scipy": scipy.__version__, "fft": transforms().source,
                           "loadavg_start": load_start,

@@ -90,7 +90,12 @@ def apodize(image: np.ndarray, apodization: Apodization | None) -> np.ndarray:
 
 
 def prepare_psf(psf: np.ndarray, shape, norm: float | None) -> np.ndarray:
-    """PSF in DL2's working form: resized to ``shape``, normalised, origin at voxel 0."""
+    """PSF in DL2's working form: resized to ``shape``, normalised, origin at voxel 0.
+
+    Subnormal values (below float32's smallest normal, 1.2e-38: a Gaussian-like PSF's far tail
+    in float32) become 0: next to a PSF that sums to ``norm`` they move its transform by
+    ~1e-38 at most, and subnormal arithmetic made the PSF's FFT of the speed benchmark
+    (0.3 % of its working grid subnormal) 1.36× slower (10.4 vs 7.6 ms)."""
     psf = np.asarray(psf, dtype=np.float32)
     off = _offsets(shape, psf.shape)
     dst, src = [], []
@@ -110,6 +115,7 @@ def prepare_psf(psf: np.ndarray, shape, norm: float | None) -> np.ndarray:
         if total != 0:
             # scaled in double, stored in float (DL2); only the box is non-zero
             box[...] = (box.astype(np.float64) * (norm / float(total))).astype(np.float32)
+    box[np.abs(box) < np.finfo(np.float32).tiny] = 0
     out = np.zeros(shape, np.float32)
     out[np.ix_(*dst)] = box
     return out
