@@ -378,7 +378,7 @@ def main():
                       "ffts": round(min(b), 3),
                       "rl_over_ffts": round(min(a) / min(b), 3),
                       "numpy_ffts_over_torch_ffts": round(t_fft / min(b), 3),
-                      "note": "torch backend (used for device='cuda' and the other algorithms), "
+                      "note": "torch backend (used for device='cuda'), "
                               "for reference; the command runs RL on numpy/pocketfft"}
         for name in args.algorithms:
             other_threads = args.other_threads or args.threads
