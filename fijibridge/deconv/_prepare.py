@@ -176,10 +176,11 @@ def laplacian_grid(shape) -> np.ndarray:
     return dl2_hermitian(first, tuple(shape)).astype(np.float32)
 
 
-def laplacian_even_half(shape, rows: slice | None = None):
+def laplacian_even_half(shape, rows: slice | None = None, columns: slice | None = None):
     """DL2's Laplacian on the rfft half grid for a grid whose sizes are all even (``None``
     otherwise), without building the full grid; ``rows``: only those indices of the leading
-    axis (a slab, for a caller that works slab by slab in cache).
+    axis (a slab, for a caller that works slab by slab in cache); ``columns``: of a 3D grid,
+    only those indices of the Y axis (all Z planes of some rows).
 
     For even sizes DL2's mirroring (:func:`dl2_hermitian`) gives
     every index ``i`` the frequency ``min(i, n - i)``, so the grid is Hermitian and separable:
@@ -195,8 +196,9 @@ def laplacian_even_half(shape, rows: slice | None = None):
         return (np.pi * k / s) ** 2
 
     rows = slice(None) if rows is None else rows
+    columns = slice(None) if columns is None else columns
     if len(shape) == 3:
-        grid = (w2(shape[-2])[:, None] + w2(shape[-1], half=True)[None, :])[None]
+        grid = (w2(shape[-2])[columns, None] + w2(shape[-1], half=True)[None, :])[None]
         grid = grid + w2(shape[0])[rows, None, None]
     else:
         grid = w2(shape[-2])[rows, None] + w2(shape[-1], half=True)[None, :]

@@ -376,3 +376,75 @@ def test_numpy_rl_by_planes_matches_whole_array_runner(shape, threads, constrain
     assert npe.RUNNERS["RL"] is npe._run_rl_any
     assert not np.array_equal(outs["planes"], y)  # it did deconvolve
     assert _rel(outs["planes"], outs["whole"]) < 1e-5
+
+
+@pytest.mark.parametrize("shape", [(32, 64, 64), (9, 30, 33)])
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("algorithm, params", [("LW", {"step": 1.0}), ("VC", {"step": 1.0}),
+                                               ("TM", {"step": 1.0, "reg": 0.001})])
+def test_numpy_closed_form_by_planes_matches_whole_array_runner(shape, threads, algorithm,
+                                                                 params, monkeypatch):
+    """The Fourier-domain iterations' closed form by planes and columns (3D) computes the
+    whole-array closed form: the same transforms in another order (float32 FFT rounding
+    only); odd sizes included, where TM keeps the whole-array runner (DL2's Laplacian is not
+    Hermitian there: full complex transforms)."""
+    from fijibridge.deconv import _engine, _engine_numpy as npe
+
+    rng = np.random.default_rng(5)
+    y = (rng.random(shape, dtype=np.float32) + 0.05).astype(np.float32)
+    h = np.zeros(shape, np.float32)
+    h[0, 0, 0], h[1, 0, 0], h[0, 1, 0], h[0, 0, 1], h[-1, -1, -1] = 0.4, 0.2, 0.2, 0.1, 0.1
+    calls = []
+    real_closed = npe._closed_planes
+    monkeypatch.setattr(npe, "_closed_planes", lambda *a: calls.append(1) or real_closed(*a))
+    outs = {}
+    for name in ("planes", "whole"):
+        monkeypatch.setattr(npe, "_by_planes", lambda ops, _n=name: _n == "planes")
+        ops = npe._Ops(shape, threads)
+        try:
+            ctrl = _engine._Controller(None, y, name=algorithm, num_iter=12, constraint="no",
+                                       residu=None, epsilon=1e-6, monitor=None,
+                                       image_shape=shape, max_growth=None, ops=ops)
+            outs[name] = npe.RUNNERS[algorithm](ops, y, h, params, 1e-6, ctrl)
+            assert ctrl.iterations == 13
+        finally:
+            ops.close()
+    full = algorithm == "TM" and any(n % 2 for n in shape)
+    assert calls == ([] if full else [1])  # the planes runner ran once, or never
+    assert outs["planes"].dtype == np.float32 and outs["planes"].shape == shape
+    assert not np.allclose(outs["planes"], y, rtol=1e-2)  # it did deconvolve
+    assert _rel(outs["planes"], outs["whole"]) < 2e-6
+
+
+@pytest.mark.parametrize("algorithm", ["ISTA", "FISTA"])
+@pytest.mark.parametrize("haar", ["dl2", "orthonormal"])
+def test_numpy_wavelet_step_by_planes_matches_whole_array_runner(algorithm, haar, monkeypatch):
+    """ISTA/FISTA's Landweber step by planes and columns (float64 transforms in another order,
+    the spectrum rounded to 32 bits at the same point) computes the whole-array step: equal
+    up to float64 rounding, which DL2's discontinuous shrinkage can turn into a flipped
+    coefficient (hence 5e-5 there, as against torch); the orthonormal one is continuous."""
+    from fijibridge.deconv import _engine, _engine_numpy as npe
+
+    shape = (16, 64, 64)
+    rng = np.random.default_rng(7)
+    y = (rng.random(shape, dtype=np.float32) + 0.05).astype(np.float32)
+    h = np.zeros(shape, np.float32)
+    h[0, 0, 0], h[1, 0, 0], h[0, 1, 0], h[0, 0, 1], h[-1, -1, -1] = 0.4, 0.2, 0.2, 0.1, 0.1
+    made = []
+    real_planes = npe._Planes
+    monkeypatch.setattr(npe, "_Planes", lambda *a, **k: made.append(k) or real_planes(*a, **k))
+    outs = {}
+    for name in ("planes", "whole"):
+        monkeypatch.setattr(npe, "_by_planes", lambda ops, _n=name: _n == "planes")
+        ops = npe._Ops(shape, 2)
+        try:
+            ctrl = _engine._Controller(None, y, name=algorithm, num_iter=8, constraint="no",
+                                       residu=None, epsilon=1e-6, monitor=None,
+                                       image_shape=shape, max_growth=None, ops=ops)
+            outs[name] = npe.RUNNERS[algorithm](ops, y, h, {"step": 1.0, "reg": 0.05,
+                                                            "scales": 2}, 1e-6, ctrl, haar=haar)
+        finally:
+            ops.close()
+    assert made == [{"dtype": np.complex128}]  # float64 planes, once, for the planes run
+    assert not np.allclose(outs["planes"], y, rtol=1e-2)
+    assert _rel(outs["planes"], outs["whole"]) < (5e-5 if haar == "dl2" else 1e-6)
