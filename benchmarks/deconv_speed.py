@@ -17,7 +17,8 @@ that a load spike hits both alike), reported as ratios:
   on the CPU: numpy + pocketfft, torch not imported) each vs the FFTs it
   computes with the same library (RLTV: 1 + 4 per iteration; LW/ICTM: 3, since their
   iterations run in the Fourier domain; FISTA: 3 + 2 per iteration, in float64 as DL2's
-  wavelet algorithms) — target ≤ 1.3× each;
+  wavelet algorithms) — target ≤ 1.3× each; RLTV, LW and ICTM also with numba's compiled
+  loops (``fijibridge[fast]``, in a process that has loaded numba: ``numba`` in their entry);
 * the other algorithms' commands, process to process, on the back-end ``deconvolve``
   chooses vs ``--backend torch`` (time and peak RSS), for reference;
 * peak memory of the command — target ≤ 250 MB. Method: the child's peak resident set size
@@ -36,11 +37,11 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import importlib.util
 import json
 import logging
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -48,7 +49,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _timing import best_of, cpu_model, timings
+from _timing import cpu_model, timings
 
 HERE = Path(__file__).resolve().parent
 log = logging.getLogger("deconv_speed")
@@ -385,12 +386,31 @@ def main():
             torch.set_num_threads(other_threads)
             run, offts, (n_fwd, n_inv), backend = _other_algorithm(name, image, h,
                                                                    args.other_iter, other_threads)
+            # numba's loops (fijibridge[fast]) where they apply, in a process that has loaded
+            # numba (its ~0.55 s start is left out: by default a run uses them only where
+            # they save more than that; fijibridge/deconv/_numba.py)
+            compiled = None
+            if name in ("RLTV", "LW", "ICTM") and importlib.util.find_spec("numba"):
+                os.environ["FIJIBRIDGE_NUMBA"] = "1"
+                try:
+                    run()  # warm-up: loads numba and its loops
+                    w, _ = _interleaved(run, offts, max(args.repeat, 3 if name == "RLTV" else 37))
+                finally:
+                    os.environ["FIJIBRIDGE_NUMBA"] = "0"
+                compiled = {"seconds": round(min(w["a"]), 3), "fft_seconds": round(min(w["b"]), 3),
+                            "over_ffts": round(min(w["a"]) / min(w["b"]), 3),
+                            "over_ffts_median_of_pairs": round(float(np.median(
+                                np.divide(w["a"], w["b"]))), 3),
+                            "note": "FIJIBRIDGE_NUMBA=1 in a process with numba loaded; the "
+                                    "entry above is the numpy path (FIJIBRIDGE_NUMBA=0)"}
+            os.environ["FIJIBRIDGE_NUMBA"] = "0"
             t = time.perf_counter()
             run()  # warm-up
             # a run of well under a second is at the mercy of a scheduler tick: repeat a
             # short one until ~2 s of it are measured (at most 40 times)
             reps = max(args.repeat, min(40, int(2.0 / max(time.perf_counter() - t, 0.05))))
             w, c = _interleaved(run, offts, reps)
+            os.environ.pop("FIJIBRIDGE_NUMBA")
             others[name] = {"num_iter": args.other_iter, "threads": other_threads, "repeat": reps,
                             "backend": backend,
                             "transforms": {"forward": n_fwd,
@@ -403,7 +423,11 @@ def main():
                             "cpu_over_fft_cpu": round(min(c["a"]) / min(c["b"]), 3),
                             "runs": [round(t, 3) for t in w["a"]],
                             "fft_runs": [round(t, 3) for t in w["b"]]}
-            log.info("%s: %.3f s vs its FFTs %.3f s", name, min(w["a"]), min(w["b"]))
+            if compiled is not None:
+                others[name]["numba"] = compiled
+            log.info("%s: %.3f s vs its FFTs %.3f s%s", name, min(w["a"]), min(w["b"]),
+                     "" if compiled is None else
+                     f" (numba {compiled['seconds']:.3f} s, {compiled['over_ffts']:.3f}x)")
     rel = float(np.linalg.norm(ours.astype(np.float64) - sk) / np.linalg.norm(sk))
     result["seconds"] = {"fijibridge_command": round(t_cmd, 3),
                          "fijibridge_command_runs": [round(r[0], 3) for r in runs],

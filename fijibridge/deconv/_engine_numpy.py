@@ -365,12 +365,12 @@ class _TV:
     The factor is computed on ``threads`` threads, one block of Z planes each, walked from the
     top down in chunks of a few planes, every step of a chunk while it is in cache: one pass
     over ``x`` and one over ``tv`` instead of ~20 passes over volumes. Where numba is installed
-    (``fijibridge[fast]``) each block is one compiled loop instead
-    (:mod:`fijibridge.deconv._tv_numba`: bit-identical, 2.9 ms instead of 15 ms on
+    (``fijibridge[fast]``) and pays for its start-up each block is one compiled loop instead
+    (:mod:`fijibridge.deconv._numba`: bit-identical, 2.9 ms instead of 15 ms on
     64×256×256 with 2 threads).
     """
 
-    def __init__(self, ops, y, lam, eps):
+    def __init__(self, ops, y, lam, eps, iterations=1):
         self.y = y.reshape((-1,) + y.shape[-2:])  # (z, y, x); a 2D image is one plane
         nz, ny, nx = self.y.shape
         self.lam, self.eps = lam, np.float32(eps)
@@ -383,9 +383,10 @@ class _TV:
         per = math.ceil(nz / ops.threads)
         self.blocks = [(i, min(i + per, nz)) for i in range(0, nz, per)]
         self.chunk = max(1, min(_SLAB_VOXELS // (2 * ny * nx), per))
-        from ._tv_numba import tv_block
+        from ._numba import tv_block
 
-        self.compiled = tv_block()  # the same arithmetic in one compiled loop, where numba is
+        # the same arithmetic in one compiled loop, where numba is installed and pays
+        self.compiled = tv_block(float(self.y.size) * iterations, ops.threads)
 
     def keep_ratio(self, u):
         """The ratio ``y / Hx`` of this iteration (whole-array runner)."""
@@ -477,7 +478,7 @@ class _TV:
 
 def _run_rltv(ops, y, h, p, eps, ctrl, **kw):
     """DL2's RLTV: RL whose update is ``(x * u) * tv`` (:class:`_TV`)."""
-    tv = _TV(ops, y, p["reg"], eps)
+    tv = _TV(ops, y, p["reg"], eps, iterations=ctrl.num_iter)
     return _run_rl_any(ops, y, h, p, eps, ctrl, tv=tv)
 
 
@@ -595,22 +596,55 @@ def _by_planes(ops) -> bool:
     return len(ops.shape) == 3 and ops.shape[0] >= 2 * ops.threads
 
 
-def _closed_planes(ops, y, h, kernel, m, lap_rows):
+def _closed_step(ops, name, p, m: int):
+    """``step(Hs, Ys, L)``: the closed form on a piece of the spectra, ``Hs <- G (A^0 + … +
+    A^(m-1))`` (``L``: the piece of DL2's Laplacian, TM/ICTM, else ``None``): one compiled loop
+    where numba is installed and pays (:func:`fijibridge.deconv._numba.landweber_closed`; not
+    for VC, whose ``A`` is complex), else the numpy kernel and :func:`geometric_sum`."""
+    from ._numba import landweber_closed
+
+    voxels = float(np.prod(ops.shape))
+    compiled = landweber_closed(voxels, ops.threads) if name != "VC" else None
+    if compiled is None:
+        kernel = _terms_kernel(name, p)
+
+        def step(Hs, Ys, L):
+            A = kernel(Ys, Hs) if L is None else kernel(Ys, Hs, L)
+            Hs *= geometric_sum(A, m)
+        return step
+    g = np.float32(p["step"])
+    lam_g = np.float32(-(p["reg"] * p["step"]) if name in ("TM", "ICTM") else 0.0)
+    bits = np.array([c == "1" for c in bin(m)[3:]], np.uint8)
+    no_l = np.zeros((1, 1, 1), np.float32)
+
+    def step(Hs, Ys, L):
+        if Hs.ndim == 2:  # a 2D grid's slab: one plane
+            Hs, Ys, L = Hs[None], Ys[None], None if L is None else L[None]
+        compiled(_floats(Hs), _floats(Ys), no_l if L is None else L, L is not None, g, lam_g,
+                 bits)
+    return step
+
+
+def _floats(Z):
+    """The float32 (real, imaginary) pairs of the complex64 array ``Z`` (a view)."""
+    return Z.view(np.float32).reshape(Z.shape + (2,))
+
+
+def _closed_planes(ops, y, h, step, lap_rows):
     """:func:`_run_fourier`'s closed form ``X = G (A^0 + … + A^(m-1))`` on a 3D grid without a
     full-volume pass between transforms (:class:`_Planes`): the 2D transforms of ``y`` and
     ``h`` plane by plane, then per piece of columns their Z transforms, ``A``, ``G``, the
     geometric sum, ``G·S`` and the inverse Z transform while the piece is in cache, then the
     inverse 2D transforms. Same arithmetic as the whole-array form; the transforms' order
-    differs (float32 FFT rounding only). ``lap_rows``: DL2's Laplacian for the kernel (TM,
-    ICTM: :func:`_laplacian_rows`, on the rfft half grid), else ``None``."""
+    differs (float32 FFT rounding only). ``step``: :func:`_closed_step`; ``lap_rows``: DL2's
+    Laplacian (TM, ICTM: :func:`_laplacian_rows`, on the rfft half grid), else ``None``."""
     planes = _Planes(ops)
     Y = np.empty_like(planes.B)
     planes.forward(y, Y)
     planes.forward(h)  # H, then G, then the estimate's spectrum
 
     def closed(Hs, Ys, columns):
-        A = kernel(Ys, Hs) if lap_rows is None else kernel(Ys, Hs, lap_rows(None, columns))
-        Hs *= geometric_sum(A, m)
+        step(Hs, Ys, None if lap_rows is None else lap_rows(None, columns))
     planes.columns_z(closed, Y)
     del Y
     return planes.inverse()
@@ -635,8 +669,9 @@ def _run_fourier(ops, y, h, p, eps, ctrl, *, name):
             for k in range(ctrl.num_iter + 1):
                 ctrl.monitor.record(k, None, float("nan"))
         ctrl.iterations = ctrl.num_iter + 1
+        step = _closed_step(ops, name, p, m)
         if _by_planes(ops) and not full:
-            return _closed_planes(ops, y, h, kernel, m, lap_rows)
+            return _closed_planes(ops, y, h, step, lap_rows)
     sp = _Spectral(ops, full)
     Y = sp.fwd(y)
     GX = sp.fwd(h)  # H, then G, then the estimate's spectrum
@@ -645,8 +680,7 @@ def _run_fourier(ops, y, h, p, eps, ctrl, *, name):
         return kernel(Ys, Hs) if lap_rows is None else kernel(Ys, Hs, lap_rows(r))
     if not observed:
         def closed(Ys, Hs, r):
-            A = terms(Ys, Hs, r)
-            Hs *= geometric_sum(A, m)
+            step(Hs, Ys, None if lap_rows is None else lap_rows(r))
         ops.each(closed, Y, GX, rows)
         del Y
         return sp.inv(GX, consume=True)

@@ -1,0 +1,192 @@
+"""The numba loops (``fijibridge[fast]``) compute the numpy kernels' float32 arithmetic: RLTV's
+total-variation factor bit for bit (same differences, DL2's edges, epsilon where the gradient
+vanishes, NaN kept, no fused multiply-adds), the Fourier-domain closed form bit for bit but
+for numpy's complex product, which may use FMA. Both paths are run here (skipped without
+numba, where the rest of the suite runs the numpy path)."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from fijibridge._core.execution import Execution
+from fijibridge.deconv import _engine_numpy as npe
+from fijibridge.deconv import _numba, deconvolve
+
+numba = pytest.importorskip("numba")
+
+
+@pytest.fixture(autouse=True)
+def _compiled_always(monkeypatch):
+    """The loops however short the work (by default they are used only where they pay)."""
+    monkeypatch.setenv("FIJIBRIDGE_NUMBA", "1")
+
+
+def _factor(shape, threads, compiled, seed=1):
+    """The factor of a random estimate with the numba loop or the numpy ufuncs: a flat patch
+    (|∇x| < epsilon), a NaN, and random DL2 edges (the previous iteration's buffers)."""
+    rng = np.random.default_rng(seed)
+    y = rng.random(shape, dtype=np.float32) + 0.1
+    x = rng.random(shape, dtype=np.float32) + 0.1
+    x[0, :3, :3] = 0.5
+    if shape[0] > 2:
+        x[2, 1, 1] = np.nan
+    ops = npe._Ops(shape, threads)
+    try:
+        tv = npe._TV(ops, y, 0.01, 1e-6)
+        assert tv.compiled is not None  # numba is installed: the compiled loop by default
+        for edge in (tv.gx_last, tv.gy_last, tv.gz_last):
+            edge[...] = rng.random(edge.shape, dtype=np.float32)
+        if not compiled:
+            tv.compiled = None
+        out = tv.compute(x).copy()
+        return out, tv.gz_last.copy()
+    finally:
+        ops.close()
+
+
+@pytest.mark.parametrize("shape", [(16, 40, 48), (7, 30, 33), (1, 40, 50), (2, 5, 3)])
+@pytest.mark.parametrize("threads", [1, 3])
+def test_compiled_factor_is_the_numpy_factor_bit_for_bit(shape, threads):
+    (a, za), (b, zb) = (_factor(shape, threads, compiled) for compiled in (True, False))
+    np.testing.assert_array_equal(a, b)  # NaN where NaN
+    np.testing.assert_array_equal(za, zb)
+    assert np.isfinite(a).sum() >= a.size - 16 and not np.all(a == a.flat[0])
+    if shape[0] > 2:
+        assert np.isnan(a[2, 1, 1])  # the NaN reaches the factor (the controller catches it)
+
+
+def test_rltv_with_and_without_numba_is_identical(case_b, monkeypatch):
+    """End to end, 3D (planes runner) and 2D (whole arrays): the compiled factor changes
+    nothing in the result."""
+    img, psf = case_b["image"], case_b["psf"]
+    for im, ps in ((img, psf), (img[13], psf[13])):
+        kw = dict(algorithm="RLTV", params=[6, 0.01], execution=Execution(backend="numpy"))
+        monkeypatch.setattr(_numba, "tv_block", lambda *a: None)
+        plain = deconvolve(im, ps, **kw)
+        monkeypatch.undo()
+        compiled = deconvolve(im, ps, **kw)
+        np.testing.assert_array_equal(compiled, plain)
+        assert not np.allclose(compiled, im)
+
+
+class _OPS:  # what _closed_step reads of the back-end's _Ops
+    shape, threads = (6, 10, 9), 1
+
+
+def test_numba_switch_and_when_the_loops_pay(monkeypatch):
+    """``FIJIBRIDGE_NUMBA``: 0 never, 1 always (an error without numba), unset where numba is
+    loaded already or the expected saving exceeds its start-up (START_SECONDS)."""
+    import importlib.util
+
+    import fijibridge.deconv as deconv_pkg
+
+    big = 2 * _numba.START_SECONDS / _numba.SAVED_PER_VOXEL["tv"]  # voxel-iterations
+    monkeypatch.setenv("FIJIBRIDGE_NUMBA", "0")
+    assert _numba.tv_block(big, 1) is None and _numba.landweber_closed(1e12, 1) is None
+    monkeypatch.setenv("FIJIBRIDGE_NUMBA", "yes")
+    with pytest.raises(ValueError, match="FIJIBRIDGE_NUMBA must be 0 or 1"):
+        _numba.tv_block(big, 1)
+    monkeypatch.setenv("FIJIBRIDGE_NUMBA", "")
+    assert _numba.tv_block(10.0, 1) is not None  # numba is loaded in this process already
+    with monkeypatch.context() as m:  # as in a fresh process: numba's numpy support not loaded
+        m.delitem(sys.modules, "numba.np.arraymath")
+        assert _numba.tv_block(10.0, 1) is None
+        assert _numba.tv_block(big / 2, 2) is None  # two threads save half as much
+        assert _numba.tv_block(big, 1) is not None
+        assert _numba.landweber_closed(64 * 256 * 256, 2) is None  # runs once: ~8 ms saved
+    with monkeypatch.context() as m:  # not installed
+        m.setattr(importlib.util, "find_spec", lambda name, *a: None)
+        assert _numba.tv_block(big, 1) is None
+        m.setitem(sys.modules, "numba", None)
+        m.delitem(sys.modules, "fijibridge.deconv._numba_kernels")
+        m.delattr(deconv_pkg, "_numba_kernels")
+        m.setenv("FIJIBRIDGE_NUMBA", "1")
+        with pytest.raises(ImportError, match=r"fijibridge\[fast\]"):
+            _numba.landweber_closed(1.0, 1)
+    assert _numba.tv_block(big, 1) is not None
+
+
+def test_a_short_rltv_does_not_start_numba(tmp_path, case_b):
+    """By default a short run keeps the numpy path: numba's ~0.55 s start would cost more than
+    its loops save."""
+    import subprocess
+
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "im.tif", case_b["image"])
+    tifffile.imwrite(tmp_path / "psf.tif", case_b["psf"])
+    code = ("import sys, tifffile\n"
+            "from fijibridge.deconv import deconvolve\n"
+            f"im = tifffile.imread({str(tmp_path / 'im.tif')!r})\n"
+            f"psf = tifffile.imread({str(tmp_path / 'psf.tif')!r})\n"
+            "deconvolve(im, psf, algorithm='RLTV', params=[3, 0.01])\n"
+            "deconvolve(im, psf, algorithm='ICTM', params=[3, 1.0, 0.001])\n"
+            "print('numba' in sys.modules)\n")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "FIJIBRIDGE_NUMBA"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, timeout=300, check=True)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+@pytest.mark.parametrize("name, params", [("LW", {"step": 1.0}), ("ICTM", {"step": 0.8, "reg": 0.01})])
+@pytest.mark.parametrize("m", [1, 2, 21, 64])
+def test_compiled_closed_form_is_the_numpy_kernel_with_a_plain_complex_product(name, params, m):
+    """The compiled closed form is the numpy kernel's float32 arithmetic bit for bit, except
+    that numpy's complex product G·Y may use FMA (CPU-dependent): the reference here is the
+    numpy kernel's operations with that product written out as two products and a sum."""
+    rng = np.random.default_rng(m)
+    shape = (6, 10, 9)
+    H = ((rng.standard_normal(shape) + 1j * rng.standard_normal(shape)) * 0.6).astype(np.complex64)
+    Y = (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(np.complex64)
+    L = (rng.random(shape) * 40).astype(np.float32) if name == "ICTM" else None
+    g = np.float32(params["step"])
+    hr, hi = H.real.copy(), H.imag.copy()
+    A = hr * hr
+    A += hi * hi
+    A *= -g
+    A += np.float32(1.0)
+    if L is not None:
+        A += (np.float32(-(params["reg"] * params["step"])) * L) * L
+    gr, gi = hr * g, -hi * g
+    xr = gr * Y.real - gi * Y.imag
+    xi = gr * Y.imag + gi * Y.real
+    with np.errstate(over="ignore", invalid="ignore"):  # |A| > 1 somewhere: inf, as DL2's
+        S = npe.geometric_sum(A, m)
+    out = H.copy()[:, 2:7]  # a strided piece, as the column pieces are
+    step = npe._closed_step(_OPS, name, params, m)
+    step(out, Y[:, 2:7], None if L is None else L[:, 2:7])
+    with np.errstate(invalid="ignore"):
+        xr, xi = xr * S, xi * S
+    assert np.isfinite(xr).mean() > 0.5
+    np.testing.assert_array_equal(out.real, xr[:, 2:7])
+    np.testing.assert_array_equal(out.imag, xi[:, 2:7])
+    full = H.copy()
+    npe._closed_step(_OPS, name, params, m)(full[0], Y[0], None if L is None else L[0])  # 2D
+    np.testing.assert_array_equal(full[0].real, xr[0])
+
+
+@pytest.mark.parametrize("algorithm, params", [("LW", [12, 1.0]), ("NNLS", [12, 1.0]),
+                                               ("TM", [12, 1.0, 0.001]),
+                                               ("ICTM", [12, 1.0, 0.001])])
+def test_fourier_closed_form_with_and_without_numba(case_a, case_b, monkeypatch, algorithm,
+                                                    params):
+    """End to end (3D by planes, odd sizes on whole arrays, a 2D plane): within 1e-6 of the
+    numpy kernels (the FMA in numpy's complex product), and both within 1e-5 of torch."""
+    for im, ps in ((case_a["image"], case_a["psf"]), (case_b["image"], case_b["psf"]),
+                   (case_b["image"][13], case_b["psf"][13])):
+        kw = dict(algorithm=algorithm, params=params)
+        monkeypatch.setattr(_numba, "landweber_closed", lambda *a: None)
+        plain = deconvolve(im, ps, execution=Execution(backend="numpy"), **kw)
+        monkeypatch.undo()
+        compiled = deconvolve(im, ps, execution=Execution(backend="numpy"), **kw)
+        ref = deconvolve(im, ps, execution=Execution(backend="torch"), **kw)
+        assert not np.allclose(compiled, im, rtol=1e-2)
+        assert _rel(compiled, plain) < 1e-6 and _rel(compiled, ref) < 1e-5
+
+
+def _rel(a, b):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
