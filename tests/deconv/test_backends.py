@@ -350,6 +350,15 @@ def test_device_auto_is_the_default_and_absent_cuda_is_refused(case_a):
             deconvolve(case_a["image"], case_a["psf"], algorithm="RL", num_iter=1, device="cuda")
 
 
+def _random_grid(shape, seed):
+    """A positive random image and a small non-negative PSF on a working grid (wrapped)."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(shape, dtype=np.float32) + 0.05).astype(np.float32)
+    h = np.zeros(shape, np.float32)
+    h[0, 0, 0], h[1, 0, 0], h[0, 1, 0], h[0, 0, 1], h[-1, -1, -1] = 0.4, 0.2, 0.2, 0.1, 0.1
+    return y, h
+
+
 @pytest.mark.parametrize("shape", [(32, 64, 64), (9, 30, 33)])
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("constraint", ["no", "nonnegativity"])
@@ -358,10 +367,7 @@ def test_numpy_rl_by_planes_matches_whole_array_runner(shape, threads, constrain
     another order, so the same result up to float32 FFT rounding; odd sizes included."""
     from fijibridge.deconv import _engine, _engine_numpy as npe
 
-    rng = np.random.default_rng(3)
-    y = (rng.random(shape, dtype=np.float32) + 0.05).astype(np.float32)
-    h = np.zeros(shape, np.float32)
-    h[0, 0, 0], h[1, 0, 0], h[0, 1, 0], h[0, 0, 1], h[-1, -1, -1] = 0.4, 0.2, 0.2, 0.1, 0.1
+    y, h = _random_grid(shape, seed=3)
     outs = {}
     for name, runner in (("planes", npe._run_rl_planes), ("whole", npe._run_rl)):
         ops = npe._Ops(shape, threads)
@@ -390,10 +396,7 @@ def test_numpy_closed_form_by_planes_matches_whole_array_runner(shape, threads, 
     Hermitian there: full complex transforms)."""
     from fijibridge.deconv import _engine, _engine_numpy as npe
 
-    rng = np.random.default_rng(5)
-    y = (rng.random(shape, dtype=np.float32) + 0.05).astype(np.float32)
-    h = np.zeros(shape, np.float32)
-    h[0, 0, 0], h[1, 0, 0], h[0, 1, 0], h[0, 0, 1], h[-1, -1, -1] = 0.4, 0.2, 0.2, 0.1, 0.1
+    y, h = _random_grid(shape, seed=5)
     calls = []
     real_closed = npe._closed_planes
     monkeypatch.setattr(npe, "_closed_planes", lambda *a: calls.append(1) or real_closed(*a))
@@ -426,10 +429,7 @@ def test_numpy_wavelet_step_by_planes_matches_whole_array_runner(algorithm, haar
     from fijibridge.deconv import _engine, _engine_numpy as npe
 
     shape = (16, 64, 64)
-    rng = np.random.default_rng(7)
-    y = (rng.random(shape, dtype=np.float32) + 0.05).astype(np.float32)
-    h = np.zeros(shape, np.float32)
-    h[0, 0, 0], h[1, 0, 0], h[0, 1, 0], h[0, 0, 1], h[-1, -1, -1] = 0.4, 0.2, 0.2, 0.1, 0.1
+    y, h = _random_grid(shape, seed=7)
     made = []
     real_planes = npe._Planes
     monkeypatch.setattr(npe, "_Planes", lambda *a, **k: made.append(k) or real_planes(*a, **k))
