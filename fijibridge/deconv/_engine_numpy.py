@@ -235,12 +235,16 @@ class _Planes:
 
     def forward(self, x, B=None):
         """``B <- rfft2`` of every plane of ``x`` (into :attr:`B` unless another is given;
-        in float64 where ``B`` is complex128)."""
+        in float64 where ``B`` is complex128). ``x``: an array, or a function that returns the
+        planes ``s`` of the input (computed while they are in cache)."""
         fft, B = self.ops.fft, self.B if B is None else B
         wide = B.dtype == np.complex128
+        piece = x if callable(x) else x.__getitem__
 
         def one(s):
-            fft.r2c(x[s].astype(np.float64) if wide else x[s], (1, 2), out=B[s])
+            with np.errstate(over="ignore", invalid="ignore"):  # a diverging run: ends() tells
+                v = piece(s)
+            fft.r2c(v.astype(np.float64) if wide else v, (1, 2), out=B[s])
         _in_runs(self.ops, one, self.planes)
 
     def inverse(self):
@@ -702,10 +706,17 @@ def _run_fourier(ops, y, h, p, eps, ctrl, *, name):
 
 # ---------------------------------------------------------------- wavelet shrinkage
 
+def _fused_momentum(ops, ctrl) -> bool:
+    """Whether FISTA computes its momentum inside the next step's plane transforms: on a 3D
+    grid (:class:`_Planes`) without a constraint (which ends() applies to ``x`` in place)."""
+    return _by_planes(ops) and ctrl.constraint == "no"
+
+
 def _run_ista(ops, y, h, p, eps, ctrl, *, fast, haar="dl2"):
     """DL2's ISTA and FISTA (:func:`fijibridge.deconv._engine._run_ista`): a Landweber step in
     the Fourier domain, then the Haar shrinkage (:class:`~._haar_numpy.Shrinkage`, on this
-    pool's threads); FISTA's momentum in one slab-by-slab pass. Transforms in float64 with
+    pool's threads); FISTA's momentum in one slab-by-slab pass (on a 3D grid without a
+    constraint, inside the next step's transform of the planes instead). Transforms in float64 with
     spectra stored in 32 bits, as DL2 computes them. On a 3D grid the step's transforms run
     by planes and columns (:class:`_Planes`): the 3D spectrum is rounded to 32 bits, stepped
     and widened again per piece of columns while in cache, instead of five passes over
@@ -755,8 +766,23 @@ def _run_ista(ops, y, h, p, eps, ctrl, *, fast, haar="dl2"):
         while not ctrl.ends(x=x):
             x = estimate(x)
         return x
-    s, xprev = x.copy(), x.copy()
     pk1 = np.float32(1.0)
+    if _fused_momentum(ops, ctrl):
+        # the momentum s = x + w (x - x_prev) computed piece by piece as the next step's
+        # transform reads it: s is never stored (ends() leaves x as it is without a constraint)
+        xprev, w = None, None
+        while not ctrl.ends(x=x):
+            if w is None:  # the first step starts from x itself
+                source = x
+            else:
+                def source(sl, xc=x, xp=xprev, wk=w):
+                    d = np.subtract(xc[sl], xp[sl])
+                    d *= wk
+                    return np.add(xc[sl], d, out=d)
+            xprev, x = x, estimate(source)
+            pk1, w = fista_momentum(pk1)
+        return x
+    s, xprev = x.copy(), x.copy()
     # ends() applies a constraint to x in place; the momentum uses x as the shrinkage left it
     keep_prev = ctrl.constraint != "no"
     while not ctrl.ends(x=x):

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 #: with per-iteration statistics (a Monitor) on and on odd sizes (full complex spectra for
 #: RIF/TM/ICTM): the numpy back-end, which the CPU uses, is measured by
 #: ``tests/deconv/test_memory_model.py`` (direct methods, ISTA and FISTA: their float64
-#: transforms; ISTA/FISTA measured 12.7/13.1)
+#: transforms; ISTA/FISTA measured 12.7/12.7)
 _ARRAYS_PER_VOXEL = {"NIF": 8.5, "RIF": 13.5, "TRIF": 8.5, "CONV": 8.5, "SIM": 11, "RL": 8.5,
                      "RLTV": 13, "LW": 9, "NNLS": 9, "BVLS": 9, "VC": 9.5, "TM": 12.5,
                      "ICTM": 12.5, "ISTA": 13, "FISTA": 13.5}

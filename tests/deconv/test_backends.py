@@ -448,3 +448,28 @@ def test_numpy_wavelet_step_by_planes_matches_whole_array_runner(algorithm, haar
     assert made == [{"dtype": np.complex128}]  # float64 planes, once, for the planes run
     assert not np.allclose(outs["planes"], y, rtol=1e-2)
     assert _rel(outs["planes"], outs["whole"]) < (5e-5 if haar == "dl2" else 1e-6)
+
+
+@pytest.mark.parametrize("haar", ["dl2", "orthonormal"])
+def test_fista_momentum_inside_the_plane_transforms_changes_nothing(haar, monkeypatch):
+    """FISTA's momentum computed piece by piece as the next step reads it (3D, no constraint)
+    is the separate slab-by-slab pass's, bit for bit: the same float32 operations."""
+    from fijibridge.deconv import _engine, _engine_numpy as npe
+
+    shape = (16, 64, 64)
+    y, h = _random_grid(shape, seed=11)
+    outs = {}
+    for fused in (True, False):
+        monkeypatch.setattr(npe, "_fused_momentum", lambda ops, ctrl, _f=fused: _f)
+        ops = npe._Ops(shape, 2)
+        try:
+            ctrl = _engine._Controller(None, y, name="FISTA", num_iter=6, constraint="no",
+                                       residu=None, epsilon=1e-6, monitor=None,
+                                       image_shape=shape, max_growth=None, ops=ops)
+            outs[fused] = npe.RUNNERS["FISTA"](ops, y, h, {"step": 1.0, "reg": 0.05,
+                                                           "scales": 2}, 1e-6, ctrl, haar=haar)
+            assert ctrl.iterations == 7
+        finally:
+            ops.close()
+    np.testing.assert_array_equal(outs[True], outs[False])
+    assert not np.allclose(outs[True], y, rtol=1e-2)

@@ -6,7 +6,7 @@ exceed ``--max-memory``. numpy's allocations are traced by ``tracemalloc`` (torc
 every algorithm is measured on the numpy back-end, which the CPU uses). Measured peaks, in
 float32 volumes: RL 6–8 (8 with statistics), RLTV 9–11, LW 6–8.6, VC 8–9, TM/ICTM 5.6–12 (12
 on odd sizes: full complex spectra), direct methods 8–13 (float64 transforms; RIF odd 13; SIM
-10 with its float64 noise), ISTA 12.7 and FISTA 13.1 (float64 transforms, the shrinkage's
+10 with its float64 noise), ISTA 12.7 and FISTA 12.7 (float64 transforms, the shrinkage's
 scratch volume, FISTA's two more estimates).
 """
 
