@@ -17,7 +17,7 @@ that a load spike hits both alike), reported as ratios:
   on the CPU: numpy + pocketfft, torch not imported) each vs the FFTs it
   computes with the same library (RLTV: 1 + 4 per iteration; LW/ICTM: 3, since their
   iterations run in the Fourier domain; FISTA: 3 + 2 per iteration, in float64 as DL2's
-  wavelet algorithms) — target ≤ 1.3× each; RLTV, LW and ICTM also with numba's compiled
+  wavelet algorithms) — target ≤ 1.3× each; each also with numba's compiled
   loops (``fijibridge[fast]``, in a process that has loaded numba: ``numba`` in their entry);
 * the other algorithms' commands, process to process, on the back-end ``deconvolve``
   chooses vs ``--backend torch`` (time and peak RSS), for reference;
@@ -390,11 +390,12 @@ def main():
             # numba (its ~0.55 s start is left out: by default a run uses them only where
             # they save more than that; fijibridge/deconv/_numba.py)
             compiled = None
-            if name in ("RLTV", "LW", "ICTM") and importlib.util.find_spec("numba"):
+            if importlib.util.find_spec("numba"):
                 os.environ["FIJIBRIDGE_NUMBA"] = "1"
                 try:
                     run()  # warm-up: loads numba and its loops
-                    w, _ = _interleaved(run, offts, max(args.repeat, 3 if name == "RLTV" else 37))
+                    slow = name in ("RLTV", "FISTA")
+                    w, _ = _interleaved(run, offts, max(args.repeat, 3 if slow else 37))
                 finally:
                     os.environ["FIJIBRIDGE_NUMBA"] = "0"
                 compiled = {"seconds": round(min(w["a"]), 3), "fft_seconds": round(min(w["b"]), 3),

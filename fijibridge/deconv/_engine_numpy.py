@@ -737,7 +737,12 @@ def _run_ista(ops, y, h, p, eps, ctrl, *, fast, haar="dl2"):
     ops.each(terms, Y, G, A)
     del Y
     threshold = float(np.float32(p["reg"] * p["step"] * 0.5))
-    shrink = Shrinkage(ops.shape, p["scales"], haar, lambda fn, parts: _in_runs(ops, fn, parts))
+    from ._numba import haar_loops
+
+    # the Haar pairs and the thresholding as compiled loops, where numba is installed and pays
+    loops = haar_loops(float(np.prod(ops.shape)) * ctrl.num_iter, ops.threads) or (None, None)
+    shrink = Shrinkage(ops.shape, p["scales"], haar, lambda fn, parts: _in_runs(ops, fn, parts),
+                       *loops)
 
     def step(Zs, As, Gs):  # Z = A Z + G
         Zs *= As

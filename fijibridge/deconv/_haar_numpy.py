@@ -51,26 +51,26 @@ def _pair(a, b, first, second, dl2: bool, both=None):
             np.divide(out, np.float32(_Q), out=out)
 
 
-def _split(src, dst, axis: int, dl2: bool):
+def _split(src, dst, axis: int, dl2: bool, pair=_pair):
     """One analysis step along ``axis``: ``src`` → ``dst`` (same shape, distinct memory)."""
     n = src.shape[axis]
     n2 = n // 2
     nd = src.ndim
     e, o = src[_along(nd, axis, slice(0, 2 * n2, 2))], src[_along(nd, axis, slice(1, 2 * n2, 2))]
     if dl2 or n % 2 == 0:  # DL2 writes 0 at an odd length's last sample
-        _pair(e, o, dst[_along(nd, axis, slice(0, n2))],
-              dst[_along(nd, axis, slice(n2, 2 * n2))], dl2,
-              both=dst[_along(nd, axis, slice(0, 2 * n2))])
+        pair(e, o, dst[_along(nd, axis, slice(0, n2))],
+             dst[_along(nd, axis, slice(n2, 2 * n2))], dl2,
+             both=dst[_along(nd, axis, slice(0, 2 * n2))])
         if n % 2:
             dst[_along(nd, axis, slice(2 * n2, None))] = 0
         return
     # orthonormal, odd: [pair sums, last sample (an approximation coefficient), differences]
-    _pair(e, o, dst[_along(nd, axis, slice(0, n2))],
-          dst[_along(nd, axis, slice(n2 + 1, None))], dl2)
+    pair(e, o, dst[_along(nd, axis, slice(0, n2))],
+         dst[_along(nd, axis, slice(n2 + 1, None))], dl2)
     dst[_along(nd, axis, slice(n2, n2 + 1))] = src[_along(nd, axis, slice(n - 1, n))]
 
 
-def _merge(src, dst, axis: int, dl2: bool):
+def _merge(src, dst, axis: int, dl2: bool, pair=_pair):
     """One synthesis step along ``axis``: ``src`` → ``dst`` (the inverse of :func:`_split`
     where DL2's levels match)."""
     n = src.shape[axis]
@@ -80,9 +80,9 @@ def _merge(src, dst, axis: int, dl2: bool):
     # DL2: details at [n2, 2 n2) (an odd length's last sample ignored); orthonormal, odd:
     # after the middle sample, the approximation coefficient kept by _split
     d = src[_along(nd, axis, slice(n2, 2 * n2) if dl2 else slice(n - n2, n))]
-    _pair(a, d, dst[_along(nd, axis, slice(0, 2 * n2, 2))],
-          dst[_along(nd, axis, slice(1, 2 * n2, 2))], dl2,
-          both=dst[_along(nd, axis, slice(0, 2 * n2))])
+    pair(a, d, dst[_along(nd, axis, slice(0, 2 * n2, 2))],
+         dst[_along(nd, axis, slice(1, 2 * n2, 2))], dl2,
+         both=dst[_along(nd, axis, slice(0, 2 * n2))])
     if n % 2:
         dst[_along(nd, axis, slice(n - 1, n))] = (
             0 if dl2 else src[_along(nd, axis, slice(n2, n2 + 1))])
@@ -101,8 +101,12 @@ class Shrinkage:
     ``mode``: ``"dl2"`` or ``"orthonormal"`` (:mod:`fijibridge.deconv._haar`).
     """
 
-    def __init__(self, shape, scales: int, mode: str, run_parts):
+    def __init__(self, shape, scales: int, mode: str, run_parts, pair=None, soft=None):
         self.shape = tuple(shape)
+        # ``pair``, ``soft``: the same arithmetic as _pair and the thresholding below, another
+        # implementation (numba's loops: fijibridge.deconv._numba.haar_loops)
+        self.pair = _pair if pair is None else pair
+        self.soft = soft
         self.scales = int(scales)
         self.dl2 = mode == "dl2"
         self._run_parts = run_parts
@@ -171,7 +175,7 @@ class Shrinkage:
                 idx = _along(nd, along, s)
                 src, dst = src[idx], dst[idx]
                 for ax in group:
-                    step(src, dst, ax, dl2)
+                    step(src, dst, ax, dl2, pair=self.pair)
                     src, dst = dst, src
             self.run_parts(work, _blocks(sizes[along], total // sizes[along] * 4))
             if len(group) % 2:
@@ -198,7 +202,9 @@ class Shrinkage:
 
         def shrink(s):
             w = flat[s]
-            if dl2:  # RealSignal.thresholdSoft(-t, t): v <= -t → v - t (sic), v >= t → v - t
+            if self.soft is not None:
+                self.soft(w, t, dl2)
+            elif dl2:  # RealSignal.thresholdSoft(-t, t): v <= -t → v - t (sic), v >= t → v - t
                 mag = np.abs(w)
                 keep = np.greater_equal(mag, t)
                 if np.isnan(mag.max()):  # NaN becomes 0 (NaN >= t is false), not NaN·0

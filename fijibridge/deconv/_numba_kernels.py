@@ -3,6 +3,8 @@ and wanted; see there for what they compute and how they match the numpy kernels
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 
@@ -109,3 +111,46 @@ def landweber_closed(H, Y, L, has_l, g, lam_g, bits):
             for i in range(n2):
                 h[i, 0] = xr[i] * s[i]
                 h[i, 1] = xi[i] * s[i]
+
+
+@_jit
+def haar_pair(a, b, first, second, dl2, q, r):
+    """``first = (a + b) / √2``, ``second = (a - b) / √2`` on 3D views of any strides
+    (``_haar_numpy._pair``): DL2's float32 sum then float64 product by ``r = 1 / √2`` rounded
+    to float32, or (orthonormal) float32 division by ``q = float32(√2)``; one pass instead of
+    numpy's three (the float64 product through conversion buffers)."""
+    n0, n1, n2 = a.shape
+    for k in range(n0):
+        for j in range(n1):
+            for i in range(n2):
+                s = a[k, j, i] + b[k, j, i]
+                d = a[k, j, i] - b[k, j, i]
+                if dl2:
+                    first[k, j, i] = np.float32(np.float64(s) * r)
+                    second[k, j, i] = np.float32(np.float64(d) * r)
+                else:
+                    first[k, j, i] = s / q
+                    second[k, j, i] = d / q
+
+
+@_jit
+def haar_soft(w, t, dl2):
+    """The shrinkage of the flat coefficients ``w`` in place (``Shrinkage.__call__``): DL2's
+    ``thresholdSoft`` (``|v| >= t`` → ``v - t``, else ``(v - t)·0``; NaN → 0) or the
+    orthonormal ``copysign(max(|v| - t, 0), v)`` (NaN stays NaN), the numpy path's values."""
+    zero = np.float32(0.0)
+    for i in range(w.size):
+        v = w[i]
+        m = abs(v)
+        if dl2:
+            if m != m:
+                w[i] = zero
+            elif m >= t:
+                w[i] = v - t
+            else:
+                w[i] = (v - t) * zero
+        else:
+            m = m - t
+            if m < zero:
+                m = zero
+            w[i] = np.float32(math.copysign(m, v))

@@ -97,6 +97,8 @@ def test_numba_switch_and_when_the_loops_pay(monkeypatch):
         assert _numba.tv_block(big / 2, 2) is None  # two threads save half as much
         assert _numba.tv_block(big, 1) is not None
         assert _numba.landweber_closed(64 * 256 * 256, 2) is None  # runs once: ~8 ms saved
+        assert _numba.haar_loops(64 * 256 * 256 * 20, 2) is None  # FISTA 20: ~0.2 s saved
+        assert _numba.haar_loops(64 * 256 * 256 * 200, 2) is not None
     with monkeypatch.context() as m:  # not installed
         m.setattr(importlib.util, "find_spec", lambda name, *a: None)
         assert _numba.tv_block(big, 1) is None
@@ -124,6 +126,7 @@ def test_a_short_rltv_does_not_start_numba(tmp_path, case_b):
             f"psf = tifffile.imread({str(tmp_path / 'psf.tif')!r})\n"
             "deconvolve(im, psf, algorithm='RLTV', params=[3, 0.01])\n"
             "deconvolve(im, psf, algorithm='ICTM', params=[3, 1.0, 0.001])\n"
+            "deconvolve(im, psf, algorithm='FISTA', params=[3, 1.0, 0.01, 3], haar='orthonormal')\n"
             "print('numba' in sys.modules)\n")
     env = {k: v for k, v in __import__("os").environ.items() if k != "FIJIBRIDGE_NUMBA"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -190,3 +193,42 @@ def test_fourier_closed_form_with_and_without_numba(case_a, case_b, monkeypatch,
 def _rel(a, b):
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+@pytest.mark.parametrize("shape", [(16, 40, 48), (9, 33, 31), (1, 50, 45), (40, 36)])
+@pytest.mark.parametrize("mode", ["dl2", "orthonormal"])
+def test_compiled_haar_shrinkage_is_the_numpy_one_bit_for_bit(shape, mode):
+    """The Haar pairs and the thresholding as compiled loops: the same values as numpy's
+    (odd sizes, a 2D image, NaN, ±inf and exact zeros included), on 1 and 3 threads."""
+    from fijibridge.deconv._haar_numpy import Shrinkage
+
+    rng = np.random.default_rng(len(shape) + shape[-1])
+    z0 = rng.standard_normal(shape).astype(np.float32)
+    z0.flat[5], z0.flat[17], z0.flat[23], z0.flat[40:60] = np.nan, np.inf, -np.inf, 0.0
+    outs = []
+    for threads in (1, 3):
+        ops = npe._Ops(shape, threads)
+        try:
+            for loops in (_numba.haar_loops(1e12, threads), (None, None)):
+                sh = Shrinkage(shape, 3, mode, lambda fn, parts: npe._in_runs(ops, fn, parts),
+                               *loops)
+                with np.errstate(invalid="ignore", over="ignore"):
+                    outs.append(sh(z0.copy(), 0.3).copy())
+        finally:
+            ops.close()
+    for out in outs[1:]:
+        np.testing.assert_array_equal(out, outs[0])
+    assert np.isfinite(outs[0]).mean() > 0.5 and not np.array_equal(outs[0], z0)
+
+
+@pytest.mark.parametrize("algorithm", ["ISTA", "FISTA"])
+def test_wavelet_algorithms_with_and_without_numba_are_identical(case_a, monkeypatch, algorithm):
+    im, ps = case_a["image"], case_a["psf"]
+    kw = dict(algorithm=algorithm, params=[8, 1, 0.01, 3], execution=Execution(backend="numpy"))
+    monkeypatch.setattr(_numba, "haar_loops", lambda *a: None)
+    plain = deconvolve(im, ps, **kw)
+    monkeypatch.undo()
+    monkeypatch.setenv("FIJIBRIDGE_NUMBA", "1")
+    compiled = deconvolve(im, ps, **kw)
+    np.testing.assert_array_equal(compiled, plain)
+    assert not np.allclose(compiled, im, rtol=1e-2)
