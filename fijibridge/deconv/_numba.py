@@ -1,5 +1,5 @@
-"""Compiled loops (numba, optional: ``fijibridge[fast]``) for the two element-wise kernels of the
-numpy back-end that cost more than the transforms around them.
+"""Compiled loops (numba, optional: ``fijibridge[fast]``) for the element-wise kernels of the
+numpy back-end that cost the most beside its transforms.
 
 * :func:`tv_block`: RLTV's total-variation factor
   ``tv = 1 / (((ggx + ggy) + ggz) λ + 1)``. :class:`fijibridge.deconv._engine_numpy._TV`
@@ -26,9 +26,10 @@ When: ``FIJIBRIDGE_NUMBA=1`` always (an error without numba), ``0`` never; by de
 numba is installed and either already loaded in this process or the loops are expected to
 save more than numba costs a process before its first loop runs (:data:`START_SECONDS`:
 importing numba, ~0.2 s, and its numpy support, which imports ``scipy.linalg``, ~0.35 s, on
-2 cores, with the loops loaded from numba's on-disk cache): RLTV from ~1.8e8
-voxel-iterations on 2 threads (e.g. 64×256×256, 44 iterations), the closed form only where
-numba is loaded already (it runs once: ~2 ns per voxel saved).
+2 cores, with the loops loaded from numba's on-disk cache; ~125 MB of resident memory): RLTV
+from ~1.8e8 voxel-iterations on 2 threads (e.g. 64×256×256, 44 iterations), ISTA/FISTA from
+~2.2e8, the closed form only where numba is loaded already (it runs once: ~2 ns per voxel
+saved).
 """
 
 from __future__ import annotations
