@@ -794,7 +794,7 @@ def _run_ista(ops, y, h, p, eps, ctrl, *, fast, haar="dl2"):
         x = estimate(s)
         pk1, w = fista_momentum(pk1)
 
-        def momentum(xs, ps, ss):  # s = x + w (x - x_prev)
+        def momentum(xs, ps, ss, w=w):  # s = x + w (x - x_prev)
             np.subtract(xs, ps, out=ps)
             ps *= w
             np.add(xs, ps, out=ss)

@@ -210,8 +210,8 @@ def test_compiled_haar_shrinkage_is_the_numpy_one_bit_for_bit(shape, mode):
         ops = npe._Ops(shape, threads)
         try:
             for loops in (_numba.haar_loops(1e12, threads), (None, None)):
-                sh = Shrinkage(shape, 3, mode, lambda fn, parts: npe._in_runs(ops, fn, parts),
-                               *loops)
+                sh = Shrinkage(shape, 3, mode,
+                               lambda fn, parts, _ops=ops: npe._in_runs(_ops, fn, parts), *loops)
                 with np.errstate(invalid="ignore", over="ignore"):
                     outs.append(sh(z0.copy(), 0.3).copy())
         finally:
