@@ -52,6 +52,10 @@ START_SECONDS = 0.55
 SAVED_PER_VOXEL = {"tv": 6.0e-9, "closed": 2.0e-9, "haar": 5.0e-9}
 
 
+#: why numba's loops could not be set up in this process (then not tried again by default)
+_FAILED = None
+
+
 def _mode() -> str:
     choice = os.environ.get("FIJIBRIDGE_NUMBA", "").strip()
     if choice not in ("", "0", "1"):
@@ -70,12 +74,24 @@ def _kernels(saving_seconds: float):
             return None
         if "numba.np.arraymath" not in sys.modules and saving_seconds < START_SECONDS:
             return None
+    global _FAILED
+    if _FAILED is not None and mode == "":
+        return None
     try:
         from . import _numba_kernels
     except ImportError:
         if mode == "1":
             raise ImportError("FIJIBRIDGE_NUMBA=1 but numba is not installed: "
                               "pip install 'fijibridge[fast]'") from None
+        return None
+    except Exception as e:  # e.g. numba finds no writable cache folder for its loops
+        if mode == "1":
+            raise RuntimeError(f"FIJIBRIDGE_NUMBA=1 but numba's loops could not be set up "
+                               f"({e}); unset FIJIBRIDGE_NUMBA to use the numpy path, or set "
+                               f"NUMBA_CACHE_DIR to a writable folder") from e
+        _FAILED = e
+        log.warning("numba's loops could not be set up (%s); the numpy path is used "
+                    "(NUMBA_CACHE_DIR=<a writable folder> may help)", e)
         return None
     log.debug("numba loops (FIJIBRIDGE_NUMBA=%r; expected saving %.2f s)", mode, saving_seconds)
     return _numba_kernels

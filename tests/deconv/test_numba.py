@@ -83,6 +83,8 @@ def test_numba_switch_and_when_the_loops_pay(monkeypatch):
 
     import fijibridge.deconv as deconv_pkg
 
+    import numba.np.arraymath  # noqa: F401  (numba's numpy support: "loaded already")
+
     big = 2 * _numba.START_SECONDS / _numba.SAVED_PER_VOXEL["tv"]  # voxel-iterations
     monkeypatch.setenv("FIJIBRIDGE_NUMBA", "0")
     assert _numba.tv_block(big, 1) is None and _numba.landweber_closed(1e12, 1) is None
@@ -109,6 +111,30 @@ def test_numba_switch_and_when_the_loops_pay(monkeypatch):
         with pytest.raises(ImportError, match=r"fijibridge\[fast\]"):
             _numba.landweber_closed(1.0, 1)
     assert _numba.tv_block(big, 1) is not None
+
+
+def test_loops_that_cannot_be_set_up_fall_back_to_numpy(monkeypatch, caplog):
+    """numba installed but its loops failing to load (e.g. no writable cache folder): the
+    numpy path with a warning by default, once; a clear error when they were asked for."""
+    import fijibridge.deconv as deconv_pkg
+
+    monkeypatch.delattr(deconv_pkg, "_numba_kernels", raising=False)
+    monkeypatch.delitem(sys.modules, "fijibridge.deconv._numba_kernels", raising=False)
+    real_import = __import__
+
+    def importer(name, globals=None, locals=None, fromlist=(), level=0):
+        if level == 1 and "_numba_kernels" in (fromlist or ()):
+            raise RuntimeError("cannot cache function 'tv_block': no locator available")
+        return real_import(name, globals, locals, fromlist, level)
+    monkeypatch.setattr("builtins.__import__", importer)
+    monkeypatch.setattr(_numba, "_FAILED", None)
+    with pytest.raises(RuntimeError, match="NUMBA_CACHE_DIR"):
+        _numba.tv_block(1e12, 1)  # FIJIBRIDGE_NUMBA=1 (this module's fixture)
+    monkeypatch.setenv("FIJIBRIDGE_NUMBA", "")
+    with caplog.at_level("WARNING", logger="fijibridge.deconv._numba"):
+        assert _numba.tv_block(1e12, 1) is None
+        assert _numba.haar_loops(1e12, 1) is None  # not tried again
+    assert len([r for r in caplog.records if "numpy path is used" in r.message]) == 1
 
 
 def test_a_short_rltv_does_not_start_numba(tmp_path, case_b):
