@@ -81,9 +81,9 @@ def test_numba_switch_and_when_the_loops_pay(monkeypatch):
     loaded already or the expected saving exceeds its start-up (START_SECONDS)."""
     import importlib.util
 
-    import fijibridge.deconv as deconv_pkg
-
     import numba.np.arraymath  # noqa: F401  (numba's numpy support: "loaded already")
+
+    import fijibridge.deconv as deconv_pkg
 
     big = 2 * _numba.START_SECONDS / _numba.SAVED_PER_VOXEL["tv"]  # voxel-iterations
     monkeypatch.setenv("FIJIBRIDGE_NUMBA", "0")
