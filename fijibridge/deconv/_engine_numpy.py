@@ -600,18 +600,17 @@ def _by_planes(ops) -> bool:
     return len(ops.shape) == 3 and ops.shape[0] >= 2 * ops.threads
 
 
-def _closed_step(ops, name, p, m: int):
+def _closed_step(ops, name, p, m: int, kernel):
     """``step(Hs, Ys, L)``: the closed form on a piece of the spectra, ``Hs <- G (A^0 + … +
     A^(m-1))`` (``L``: the piece of DL2's Laplacian, TM/ICTM, else ``None``): one compiled loop
     where numba is installed and pays (:func:`fijibridge.deconv._numba.landweber_closed`; not
-    for VC, whose ``A`` is complex), else the numpy kernel and :func:`geometric_sum`."""
+    for VC, whose ``A`` is complex), else ``kernel`` (:func:`_terms_kernel`) and
+    :func:`geometric_sum`."""
     from ._numba import landweber_closed
 
     voxels = float(np.prod(ops.shape))
     compiled = landweber_closed(voxels, ops.threads) if name != "VC" else None
     if compiled is None:
-        kernel = _terms_kernel(name, p)
-
         def step(Hs, Ys, L):
             A = kernel(Ys, Hs) if L is None else kernel(Ys, Hs, L)
             Hs *= geometric_sum(A, m)
@@ -673,7 +672,7 @@ def _run_fourier(ops, y, h, p, eps, ctrl, *, name):
             for k in range(ctrl.num_iter + 1):
                 ctrl.monitor.record(k, None, float("nan"))
         ctrl.iterations = ctrl.num_iter + 1
-        step = _closed_step(ops, name, p, m)
+        step = _closed_step(ops, name, p, m, kernel)
         if _by_planes(ops) and not full:
             return _closed_planes(ops, y, h, step, lap_rows)
     sp = _Spectral(ops, full)
@@ -705,6 +704,14 @@ def _run_fourier(ops, y, h, p, eps, ctrl, *, name):
 
 
 # ---------------------------------------------------------------- wavelet shrinkage
+
+def _momentum(x, prev, w, diff=None, out=None):
+    """FISTA's ``s = x + w (x - x_prev)`` in DL2's float32 order: the difference into ``diff``
+    (new if ``None``), the sum into ``out`` (``diff`` if ``None``)."""
+    d = np.subtract(x, prev, out=diff)
+    d *= w
+    return np.add(x, d, out=d if out is None else out)
+
 
 def _fused_momentum(ops, ctrl) -> bool:
     """Whether FISTA computes its momentum inside the next step's plane transforms: on a 3D
@@ -781,9 +788,7 @@ def _run_ista(ops, y, h, p, eps, ctrl, *, fast, haar="dl2"):
                 source = x
             else:
                 def source(sl, xc=x, xp=xprev, wk=w):
-                    d = np.subtract(xc[sl], xp[sl])
-                    d *= wk
-                    return np.add(xc[sl], d, out=d)
+                    return _momentum(xc[sl], xp[sl], wk)
             xprev, x = x, estimate(source)
             pk1, w = fista_momentum(pk1)
         return x
@@ -794,10 +799,8 @@ def _run_ista(ops, y, h, p, eps, ctrl, *, fast, haar="dl2"):
         x = estimate(s)
         pk1, w = fista_momentum(pk1)
 
-        def momentum(xs, ps, ss, w=w):  # s = x + w (x - x_prev)
-            np.subtract(xs, ps, out=ps)
-            ps *= w
-            np.add(xs, ps, out=ss)
+        def momentum(xs, ps, ss, w=w):  # the difference into x_prev's slab, no longer needed
+            _momentum(xs, ps, w, diff=ps, out=ss)
         ops.each(momentum, x, xprev, s)
         if keep_prev:
             np.copyto(xprev, x)

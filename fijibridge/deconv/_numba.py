@@ -36,8 +36,11 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import math
 import os
 import sys
+
+import numpy as np
 
 __all__ = ["haar_loops", "landweber_closed", "tv_block"]
 
@@ -66,16 +69,12 @@ def _mode() -> str:
 def _kernels(saving_seconds: float):
     """:mod:`._numba_kernels` (imports numba) if the loops are wanted (see the module's
     docstring), else ``None``."""
+    global _FAILED
     mode = _mode()
     if mode == "0":
         return None
-    if mode == "":
-        if importlib.util.find_spec("numba") is None:
-            return None
-        if "numba.np.arraymath" not in sys.modules and saving_seconds < START_SECONDS:
-            return None
-    global _FAILED
-    if _FAILED is not None and mode == "":
+    if mode == "" and (_FAILED is not None or importlib.util.find_spec("numba") is None or (
+            "numba.np.arraymath" not in sys.modules and saving_seconds < START_SECONDS)):
         return None
     try:
         from . import _numba_kernels
@@ -114,10 +113,6 @@ def haar_loops(voxel_iterations: float, threads: int):
     k = _kernels(SAVED_PER_VOXEL["haar"] * voxel_iterations / max(1, threads))
     if k is None:
         return None
-    import math
-
-    import numpy as np
-
     q, r = np.float32(math.sqrt(2.0)), 1.0 / math.sqrt(2.0)
     pair_loop, soft_loop = k.haar_pair, k.haar_soft
 

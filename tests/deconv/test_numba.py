@@ -185,7 +185,7 @@ def test_compiled_closed_form_is_the_numpy_kernel_with_a_plain_complex_product(n
     with np.errstate(over="ignore", invalid="ignore"):  # |A| > 1 somewhere: inf, as DL2's
         S = npe.geometric_sum(A, m)
     out = H.copy()[:, 2:7]  # a strided piece, as the column pieces are
-    step = npe._closed_step(_OPS, name, params, m)
+    step = npe._closed_step(_OPS, name, params, m, npe._terms_kernel(name, params))
     step(out, Y[:, 2:7], None if L is None else L[:, 2:7])
     with np.errstate(invalid="ignore"):
         xr, xi = xr * S, xi * S
@@ -193,7 +193,7 @@ def test_compiled_closed_form_is_the_numpy_kernel_with_a_plain_complex_product(n
     np.testing.assert_array_equal(out.real, xr[:, 2:7])
     np.testing.assert_array_equal(out.imag, xi[:, 2:7])
     full = H.copy()
-    npe._closed_step(_OPS, name, params, m)(full[0], Y[0], None if L is None else L[0])  # 2D
+    step(full[0], Y[0], None if L is None else L[0])  # a 2D slab
     np.testing.assert_array_equal(full[0].real, xr[0])
 
 
