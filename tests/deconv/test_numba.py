@@ -93,13 +93,23 @@ def test_numba_switch_and_when_the_loops_pay(monkeypatch):
         _numba.tv_block(big, 1)
     monkeypatch.setenv("FIJIBRIDGE_NUMBA", "")
     assert _numba.tv_block(10.0, 1) is not None  # numba is loaded in this process already
-    with monkeypatch.context() as m:  # as in a fresh process: numba's numpy support not loaded
-        m.delitem(sys.modules, "numba.np.arraymath")
+    def fresh(m):  # as in a fresh process: numba's loops and numpy support not loaded
+        m.delitem(sys.modules, "numba.np.arraymath", raising=False)
+        m.setattr(_numba, "_started", False)
+        m.setattr(_numba, "_forgone", 0.0)
+
+    with monkeypatch.context() as m:
+        fresh(m)
         assert _numba.tv_block(10.0, 1) is None
+        fresh(m)
         assert _numba.tv_block(big / 2, 2) is None  # two threads save half as much
+        fresh(m)
         assert _numba.tv_block(big, 1) is not None
+        fresh(m)
         assert _numba.landweber_closed(64 * 256 * 256, 2) is None  # runs once: ~8 ms saved
+        fresh(m)
         assert _numba.haar_loops(64 * 256 * 256 * 20, 2) is None  # FISTA 20: ~0.2 s saved
+        fresh(m)
         assert _numba.haar_loops(64 * 256 * 256 * 200, 2) is not None
     with monkeypatch.context() as m:  # not installed
         m.setattr(importlib.util, "find_spec", lambda name, *a: None)
@@ -111,6 +121,26 @@ def test_numba_switch_and_when_the_loops_pay(monkeypatch):
         with pytest.raises(ImportError, match=r"fijibridge\[fast\]"):
             _numba.landweber_closed(1.0, 1)
     assert _numba.tv_block(big, 1) is not None
+
+
+def test_a_batch_of_short_runs_starts_numba_once_the_forgone_savings_pay_for_it(monkeypatch):
+    """Unset ``FIJIBRIDGE_NUMBA`` in a fresh process: runs too short to pay numba's start on
+    their own keep the numpy path, and add up what the loops would have saved them; the run
+    that brings that sum to START_SECONDS starts numba (and later ones use it)."""
+    import numba.np.arraymath  # noqa: F401  (so that it is there to take away)
+
+    monkeypatch.setenv("FIJIBRIDGE_NUMBA", "")
+    monkeypatch.delitem(sys.modules, "numba.np.arraymath")
+    monkeypatch.setattr(_numba, "_forgone", 0.0)
+    monkeypatch.setattr(_numba, "_started", False)
+    per_run = _numba.START_SECONDS / 3.5 / _numba.SAVED_PER_VOXEL["tv"]  # 2/7 of the start
+    runs = [_numba.tv_block(per_run, 1) for _ in range(3)]  # 6/7 of the start forgone
+    assert runs == [None, None, None]
+    assert _numba._forgone == pytest.approx(_numba.START_SECONDS * 3 / 3.5)
+    assert _numba.haar_loops(1.0, 1) is None  # ~nothing saved: still the numpy path
+    assert _numba.tv_block(per_run, 1) is not None  # 8/7: numba pays for itself now
+    assert _numba._started
+    assert _numba.landweber_closed(1.0, 1) is not None  # loaded: used by every run after
 
 
 def test_loops_that_cannot_be_set_up_fall_back_to_numpy(monkeypatch, caplog):
