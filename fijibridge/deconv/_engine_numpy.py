@@ -577,19 +577,22 @@ def _laplacian_rows(shape):
     ``r`` (a slab) of a working grid of ``shape``, on the rfft half grid unless ``full``
     (complex transforms, where DL2's Laplacian is not Hermitian); ``rows_of(None, columns)``
     the Y indices ``columns`` (a slice) of every plane of a 3D grid. Even sizes: built piece
-    by piece, in cache (:func:`~fijibridge.deconv._prepare.laplacian_even_half`)."""
-    from ._prepare import laplacian_even_half, working_laplacian
+    by piece, in cache (:func:`~fijibridge.deconv._prepare.laplacian_even_half`), or with
+    ``axes=True`` given as its separable terms (:func:`~fijibridge.deconv._prepare.
+    laplacian_even_axes`, a tuple) for a loop that computes it where it needs it."""
+    from ._prepare import laplacian_even_axes, laplacian_from_axes, working_laplacian
 
-    if laplacian_even_half(shape, slice(0, 1)) is not None:
-        def even(r, columns=None):
-            return laplacian_even_half(shape, None if r is None else slice(r[0], r[-1] + 1),
-                                       columns)
+    if laplacian_even_axes(shape, slice(0, 1)) is not None:
+        def even(r, columns=None, axes=False):
+            terms = laplacian_even_axes(shape, None if r is None else slice(r[0], r[-1] + 1),
+                                        columns)
+            return terms if axes else laplacian_from_axes(*terms, len(shape))
         return even, False
     lap, full = working_laplacian(shape)
     if not full:  # Hermitian: the rfft half grid
         lap = np.ascontiguousarray(lap[..., : shape[-1] // 2 + 1])
 
-    def cut(r, columns=None):
+    def cut(r, columns=None, axes=False):
         return lap[:, columns] if r is None else lap[r[0]:r[-1] + 1]
     return cut, full
 
@@ -602,29 +605,41 @@ def _by_planes(ops) -> bool:
 
 def _closed_step(ops, name, p, m: int, kernel):
     """``step(Hs, Ys, L)``: the closed form on a piece of the spectra, ``Hs <- G (A^0 + … +
-    A^(m-1))`` (``L``: the piece of DL2's Laplacian, TM/ICTM, else ``None``): one compiled loop
-    where numba is installed and pays (:func:`fijibridge.deconv._numba.landweber_closed`; not
-    for VC, whose ``A`` is complex), else ``kernel`` (:func:`_terms_kernel`) and
-    :func:`geometric_sum`."""
+    A^(m-1))`` (``L``: the piece of DL2's Laplacian, TM/ICTM, an array or its separable terms
+    (``_laplacian_rows(..., axes=True)``); else ``None``): one compiled loop where numba is
+    installed and pays (:func:`fijibridge.deconv._numba.landweber_closed`, which computes the
+    Laplacian from its terms as it goes; not for VC, whose ``A`` is complex), else ``kernel``
+    (:func:`_terms_kernel`) and :func:`geometric_sum`. ``step.terms``: whether it takes the
+    Laplacian's terms."""
     from ._numba import landweber_closed
+    from ._prepare import laplacian_from_axes
 
     voxels = float(np.prod(ops.shape))
     compiled = landweber_closed(voxels, ops.threads) if name != "VC" else None
     if compiled is None:
         def step(Hs, Ys, L):
+            if isinstance(L, tuple):
+                L = laplacian_from_axes(*L, Hs.ndim)
             A = kernel(Ys, Hs) if L is None else kernel(Ys, Hs, L)
             Hs *= geometric_sum(A, m)
+        step.terms = False
         return step
     g = np.float32(p["step"])
     lam_g = np.float32(-(p["reg"] * p["step"]) if name in ("TM", "ICTM") else 0.0)
     bits = np.array([c == "1" for c in bin(m)[3:]], np.uint8)
-    no_l = np.zeros((1, 1, 1), np.float32)
+    no_l, no_terms = np.zeros((1, 1, 1), np.float32), np.zeros(1)
 
     def step(Hs, Ys, L):
         if Hs.ndim == 2:  # a 2D grid's slab: one plane
-            Hs, Ys, L = Hs[None], Ys[None], None if L is None else L[None]
-        compiled(_floats(Hs), _floats(Ys), no_l if L is None else L, L is not None, g, lam_g,
-                 bits)
+            Hs, Ys = Hs[None], Ys[None]
+            if L is not None and not isinstance(L, tuple):
+                L = L[None]
+        terms = isinstance(L, tuple)
+        mode = 0 if L is None else 2 if terms else 1
+        wz, wy, wx = L if terms else (no_terms,) * 3
+        compiled(_floats(Hs), _floats(Ys), no_l if mode != 1 else L, mode, wz, wy, wx, g,
+                 lam_g, bits)
+    step.terms = True
     return step
 
 
@@ -647,7 +662,7 @@ def _closed_planes(ops, y, h, step, lap_rows):
     planes.forward(h)  # H, then G, then the estimate's spectrum
 
     def closed(Hs, Ys, columns):
-        step(Hs, Ys, None if lap_rows is None else lap_rows(None, columns))
+        step(Hs, Ys, None if lap_rows is None else lap_rows(None, columns, axes=step.terms))
     planes.columns_z(closed, Y)
     del Y
     return planes.inverse()
@@ -683,7 +698,7 @@ def _run_fourier(ops, y, h, p, eps, ctrl, *, name):
         return kernel(Ys, Hs) if lap_rows is None else kernel(Ys, Hs, lap_rows(r))
     if not observed:
         def closed(Ys, Hs, r):
-            step(Hs, Ys, None if lap_rows is None else lap_rows(r))
+            step(Hs, Ys, None if lap_rows is None else lap_rows(r, axes=step.terms))
         ops.each(closed, Y, GX, rows)
         del Y
         return sp.inv(GX, consume=True)

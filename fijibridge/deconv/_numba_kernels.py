@@ -53,10 +53,12 @@ def tv_block(x, y, gx_last, gy_last, gz_last, tv, lam, eps, b0, b1):
 
 
 @_jit
-def landweber_closed(H, Y, L, has_l, g, lam_g, bits):
+def landweber_closed(H, Y, L, mode, wz, wy, wx, g, lam_g, bits):
     """``H`` (float32 pairs, any strides) ← ``γ conj(H) Y · (A^0 + … + A^(m-1))``;
     ``bits``: the doubling steps of :func:`~fijibridge.deconv._engine_numpy.geometric_sum`
-    (``bin(m)[3:]``). Row by row, each step a simple loop over the row (vectorised)."""
+    (``bin(m)[3:]``). DL2's Laplacian (TM, ICTM): ``mode`` 0 none, 1 the array ``L``, 2 from
+    its float64 terms, ``float32((wy[j] + wx[i]) + wz[k])`` (``laplacian_even_axes``: the
+    same value as the array). Row by row, each step a simple loop over the row (vectorised)."""
     one = np.float32(1.0)
     nb = bits.size
     n0, n1, n2 = H.shape[0], H.shape[1], H.shape[2]
@@ -79,10 +81,15 @@ def landweber_closed(H, Y, L, has_l, g, lam_g, bits):
                 yr, yi = yv[i, 0], yv[i, 1]
                 xr[i] = gr * yr - gi * yi   # G = conj(H) γ Y
                 xi[i] = gr * yi + gi * yr
-            if has_l:
+            if mode == 1:
                 lv = L[k, j]
                 for i in range(n2):
                     a[i] = a[i] + (lam_g * lv[i]) * lv[i]
+            elif mode == 2:
+                wzk, wyj = wz[k], wy[j]
+                for i in range(n2):
+                    v = np.float32((wyj + wx[i]) + wzk)
+                    a[i] = a[i] + (lam_g * v) * v
             if nb == 0:
                 s[:] = one
             else:

@@ -20,7 +20,8 @@ import numpy as np
 from .options import Apodization, Padding
 
 __all__ = ["pad_image", "crop_image", "apodize", "prepare_psf", "dl2_hermitian", "laplacian_grid",
-           "laplacian_even_half", "is_hermitian_real", "working_laplacian"]
+           "laplacian_even_half", "laplacian_even_axes", "laplacian_from_axes",
+           "is_hermitian_real", "working_laplacian"]
 
 
 def _offsets(big, small):
@@ -176,17 +177,11 @@ def laplacian_grid(shape) -> np.ndarray:
     return dl2_hermitian(first, tuple(shape)).astype(np.float32)
 
 
-def laplacian_even_half(shape, rows: slice | None = None, columns: slice | None = None):
-    """DL2's Laplacian on the rfft half grid for a grid whose sizes are all even (``None``
-    otherwise), without building the full grid; ``rows``: only those indices of the leading
-    axis (a slab, for a caller that works slab by slab in cache); ``columns``: of a 3D grid,
-    only those indices of the Y axis (all Z planes of some rows).
-
-    For even sizes DL2's mirroring (:func:`dl2_hermitian`) gives
-    every index ``i`` the frequency ``min(i, n - i)``, so the grid is Hermitian and separable:
-    ``((wx² + wy²) + wz²)`` summed in float64 and stored in float32 as DL2 does, equal value
-    for value to :func:`laplacian_grid` (tested).
-    """
+def laplacian_even_axes(shape, rows: slice | None = None, columns: slice | None = None):
+    """DL2's Laplacian of :func:`laplacian_even_half` as its separable float64 terms ``(wz,
+    wy, wx)`` (1D; ``wz`` is ``[0.0]`` for a 2D grid, whose ``rows`` select from ``wy``): the
+    grid is ``float32((wy + wx) + wz)``, for a loop that computes it where it needs it;
+    ``None`` unless every size is even."""
     if any(n % 2 or n < 2 for n in shape):
         return None
 
@@ -197,11 +192,32 @@ def laplacian_even_half(shape, rows: slice | None = None, columns: slice | None 
 
     rows = slice(None) if rows is None else rows
     columns = slice(None) if columns is None else columns
+    wx = w2(shape[-1], half=True)
     if len(shape) == 3:
-        grid = (w2(shape[-2])[columns, None] + w2(shape[-1], half=True)[None, :])[None]
-        grid = grid + w2(shape[0])[rows, None, None]
-    else:
-        grid = w2(shape[-2])[rows, None] + w2(shape[-1], half=True)[None, :]
+        return w2(shape[0])[rows], w2(shape[-2])[columns], wx
+    return np.zeros(1), w2(shape[-2])[rows], wx
+
+
+def laplacian_even_half(shape, rows: slice | None = None, columns: slice | None = None):
+    """DL2's Laplacian on the rfft half grid for a grid whose sizes are all even (``None``
+    otherwise), without building the full grid; ``rows``: only those indices of the leading
+    axis (a slab, for a caller that works slab by slab in cache); ``columns``: of a 3D grid,
+    only those indices of the Y axis (all Z planes of some rows).
+
+    For even sizes DL2's mirroring (:func:`dl2_hermitian`) gives
+    every index ``i`` the frequency ``min(i, n - i)``, so the grid is Hermitian and separable:
+    ``((wx² + wy²) + wz²)`` summed in float64 and stored in float32 as DL2 does, equal value
+    for value to :func:`laplacian_grid` (tested); its terms: :func:`laplacian_even_axes`.
+    """
+    axes = laplacian_even_axes(shape, rows, columns)
+    return None if axes is None else laplacian_from_axes(*axes, len(shape))
+
+
+def laplacian_from_axes(wz, wy, wx, ndim: int):
+    """The float32 grid ``(wy + wx) + wz`` of :func:`laplacian_even_axes`' terms."""
+    grid = wy[:, None] + wx[None, :]
+    if ndim == 3:
+        grid = grid[None] + wz[:, None, None]
     return grid.astype(np.float32)
 
 
