@@ -144,7 +144,7 @@ def haar_loops(voxel_iterations: float, threads: int):
 
 
 def landweber_closed(voxels: float, threads: int):
-    """The compiled ``closed(H, Y, L, mode, wz, wy, wx, g, lam_g, bits)`` on float32 (re, im) views of a
-    piece of the spectra (``H`` becomes the estimate's spectrum), or ``None``."""
+    """The compiled ``closed(H, Y, L, mode, wz, wy, wx, g, lam_g, bits)`` on float32 (re, im)
+    views of a piece of the spectra (``H`` becomes the estimate's spectrum), or ``None``."""
     k = _kernels(SAVED_PER_VOXEL["closed"] * voxels / max(1, threads))
     return None if k is None else k.landweber_closed
