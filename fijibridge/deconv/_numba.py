@@ -26,7 +26,8 @@ When: ``FIJIBRIDGE_NUMBA=1`` always (an error without numba), ``0`` never; by de
 numba is installed and either already loaded in this process or the loops are expected to
 save more than numba costs a process before its first loop runs (:data:`START_SECONDS`:
 importing numba, ~0.2 s, and its numpy support, which imports ``scipy.linalg``, ~0.35 s, on
-2 cores, with the loops loaded from numba's on-disk cache; ~125 MB of resident memory): RLTV
+2 cores, with the loops loaded from numba's on-disk cache, into which the first use after an
+install compiles each of them once, ~0.6-1.0 s each; ~125 MB of resident memory): RLTV
 from ~1.8e8 voxel-iterations on 2 threads (e.g. 64×256×256, 44 iterations), ISTA/FISTA from
 ~2.2e8, the closed form only where numba is loaded already (it runs once: ~2 ns per voxel
 saved).
