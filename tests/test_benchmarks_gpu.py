@@ -56,3 +56,30 @@ def test_gpu_benchmark_parity_within_stated_tolerances(cpu_run):
         assert e["rel_l2"] <= tol, (name, e["rel_l2"])
         assert e["ok"] is True
     assert cpu_run["targets"]["dl2_parity_all_within_tolerance"] is True
+
+
+def test_prepared_device_run_works_in_a_dry_run(tmp_path, reference_dir):
+    """benchmarks/device_check.sh, the one prepared run for a lent GPU machine, from another
+    folder with DRY_RUN=1 (the same steps on the CPU, small): its gpu tests collect (and skip
+    without CUDA), the benchmark writes its JSON with the DL2 cases of FIJIBRIDGE_REFERENCE,
+    and every log lands in $OUT; without DRY_RUN and without a GPU it stops at once (exit 3)."""
+    out = tmp_path / "out"
+    env = dict(os.environ, OUT=str(out), PYTHON=sys.executable, DRY_RUN="1",
+               FIJIBRIDGE_REFERENCE=str(reference_dir))
+    script = REPO / "benchmarks" / "device_check.sh"
+    proc = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env,
+                          timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert {"machine.txt", "gpu_tests.log", "gpu_tests.xml", "gpu_bench.log",
+            "gpu_cpu_small.json"} <= {p.name for p in out.iterdir()}
+    assert "skipped" in (out / "gpu_tests.log").read_text()
+    result = json.loads((out / "gpu_cpu_small.json").read_text())
+    assert result["targets"]["dl2_parity_all_within_tolerance"] is True
+    assert len(result["dl2_parity"]) >= 14
+    import torch
+
+    if not torch.cuda.is_available():
+        env.pop("DRY_RUN")
+        stop = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env,
+                              timeout=60, cwd=tmp_path)
+        assert stop.returncode == 3 and "no CUDA device" in stop.stderr
