@@ -35,7 +35,6 @@ import logging
 import os
 import platform
 import resource
-import sys
 import time
 from pathlib import Path
 

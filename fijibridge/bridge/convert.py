@@ -135,8 +135,6 @@ def imageplus_to_ndarray(imp) -> Image:
     Channel names are the slice labels (first line) of the first plane of each channel,
     when every channel has one.
     """
-    from scyjava import jimport
-
     if imp is None:
         raise ValueError("imageplus_to_ndarray needs an ImagePlus; got None")
     nx, ny, nc, nz, nt = (int(v) for v in imp.getDimensions())

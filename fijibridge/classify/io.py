@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from .._core.atomic import atomic_path
-from .._core.errors import ModelError
 from .._core.modelfile import one_line, read_head, refusal, why_not_zip
 from .models import make_model
 from .table import prepare_prediction, prepare_training

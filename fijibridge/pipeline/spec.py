@@ -38,7 +38,7 @@ from .._core.errors import PipelineSpecError
 from .._core.options import did_you_mean
 from ._config import construct, line_of, parse_overrides, set_dotted, substitute
 from .checks import check_semantics, import_function, resolve_pipeline
-from .models import _REF, SPEC_VERSION, ItemsSpec, PipelineSpec, StepSpec
+from .models import SPEC_VERSION, ItemsSpec, PipelineSpec, StepSpec
 
 __all__ = ["PipelineSpec", "StepSpec", "ItemsSpec", "load_pipeline", "resolve_pipeline",
            "parse_overrides", "import_function", "SPEC_VERSION"]
@@ -62,7 +62,6 @@ def _allowed_fields(model, loc: tuple) -> list[str]:
         field = cls.model_fields.get(part)
         if field is None:
             return []
-        ann = field.annotation
         sub = {"steps": StepSpec, "items": ItemsSpec}.get(part)
         if sub is None:
             return []

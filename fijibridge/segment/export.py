@@ -20,7 +20,6 @@ References
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import warnings
 from pathlib import Path

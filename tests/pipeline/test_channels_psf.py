@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 
 from fijibridge import read_image
 from fijibridge._core.image import Image

@@ -1,6 +1,5 @@
 """The real PSF Generator through the bridge (its jar cannot be installed here)."""
 
-from pathlib import Path
 
 import pytest
 
