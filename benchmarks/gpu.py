@@ -20,6 +20,10 @@ CPU) in one run:
 * ``memory``: peak memory of each section: ``torch.cuda.max_memory_allocated`` on CUDA; on the
   CPU the process's peak resident set size (``ru_maxrss``, monotone: the peak so far).
 
+The JSON is written after every section (``complete`` stays false until the end), so a run
+cut short by a time limit keeps what it measured; a section that fails is recorded under
+``errors``, the others still run, and the script then exits with status 1.
+
 GPU timings synchronise the device before reading the clock. ``--device cpu --small`` runs in
 the test suite (``tests/test_benchmarks_gpu.py``) to keep the script working without a GPU.
 
@@ -303,23 +307,41 @@ def main(argv=None):
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
         result["settings"]["tf32"] = False
-    if "rl" not in args.skip:
-        shape, n = ((32, 128, 128), 10) if args.small else ((128, 1024, 1024), 50)
-        log.info("RL %d on %s ...", n, shape)
-        result["rl"] = bench_rl(torch, device, clock, memory, shape=shape, num_iter=n,
-                                repeat=repeat)
-    if "dl2_parity" not in args.skip:
-        log.info("DL2 reference cases ...")
-        result["dl2_parity"] = bench_parity(torch, device, clock, Path(args.reference),
-                                            small=args.small)
-    if "unet_inference" not in args.skip:
-        log.info("U-Net inference ...")
-        result["unet_inference"] = bench_inference(torch, device, clock, memory, small=args.small,
-                                                   repeat=repeat)
-    if "training" not in args.skip:
-        log.info("training steps ...")
-        result["training"] = bench_training(torch, device, clock, memory, small=args.small,
-                                            steps=3 if args.small else 20)
+    out = Path(args.out) if args.out else HERE / "results" / f"gpu_{device.split(':')[0]}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    from fijibridge._core.atomic import atomic_write_text
+
+    def save(complete: bool):
+        result["complete"] = complete
+        result["seconds_total"] = round(time.perf_counter() - t0, 2)
+        atomic_write_text(out, json.dumps(result, indent=1))
+
+    sections = {
+        "rl": lambda: bench_rl(torch, device, clock, memory,
+                               shape=(32, 128, 128) if args.small else (128, 1024, 1024),
+                               num_iter=10 if args.small else 50, repeat=repeat),
+        "dl2_parity": lambda: bench_parity(torch, device, clock, Path(args.reference),
+                                           small=args.small),
+        "unet_inference": lambda: bench_inference(torch, device, clock, memory,
+                                                  small=args.small, repeat=repeat),
+        "training": lambda: bench_training(torch, device, clock, memory, small=args.small,
+                                           steps=3 if args.small else 20),
+    }
+    errors = {}
+    for name, section in sections.items():
+        if name in args.skip:
+            continue
+        log.info("%s ...", name)
+        try:
+            result[name] = section()
+        except Exception as e:  # noqa: BLE001 - one section's failure must not lose the others
+            log.exception("%s failed", name)
+            errors[name] = f"{type(e).__name__}: {e}"
+            if device.startswith("cuda"):
+                torch.cuda.empty_cache()
+        save(complete=False)  # what is measured so far survives a timeout or a later failure
+    if errors:
+        result["errors"] = errors
     targets = {}
     if "rl" in result and not args.small:
         targets["rl50_1024x1024x128<=2s"] = result["rl"]["seconds"] <= 2.0
@@ -332,13 +354,10 @@ def main(argv=None):
     result["targets_note"] = ("the speed targets are for an H100-class GPU at full size; "
                               "--small and CPU runs check that everything runs and agrees")
     result["machine"]["loadavg_end"] = os.getloadavg()
-    result["seconds_total"] = round(time.perf_counter() - t0, 2)
-    out = Path(args.out) if args.out else HERE / "results" / f"gpu_{device.split(':')[0]}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    from fijibridge._core.atomic import atomic_write_text
-
-    atomic_write_text(out, json.dumps(result, indent=1))
+    save(complete=True)
     log.info("wrote %s (%.1f s)", out, result["seconds_total"])
+    if errors:
+        raise SystemExit(f"sections failed: {', '.join(errors)} (their errors are in {out})")
     return result
 
 

@@ -32,6 +32,7 @@ def cpu_run(tmp_path_factory, reference_dir):
 def test_gpu_benchmark_json_has_every_section(cpu_run):
     assert {"machine", "settings", "rl", "dl2_parity", "unet_inference", "training",
             "targets"} <= set(cpu_run)
+    assert cpu_run["complete"] is True and "errors" not in cpu_run
     assert cpu_run["machine"]["device"] == "cpu" and cpu_run["settings"]["small"] is True
     rl = cpu_run["rl"]
     assert rl["transforms"] == 1 + 4 * rl["num_iter"]
@@ -56,6 +57,23 @@ def test_gpu_benchmark_parity_within_stated_tolerances(cpu_run):
         assert e["rel_l2"] <= tol, (name, e["rel_l2"])
         assert e["ok"] is True
     assert cpu_run["targets"]["dl2_parity_all_within_tolerance"] is True
+
+
+def test_a_failing_section_is_recorded_and_the_others_still_run(tmp_path):
+    """A section that fails (here: no DL2 reference where --reference points) is written to
+    the JSON under ``errors``; the sections after it still run; the exit status says so."""
+    out = tmp_path / "gpu.json"
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu.py"), "--device", "cpu",
+                           "--small", "--threads", "1", "--skip", "training",
+                           "--reference", str(tmp_path / "nowhere"), "--out", str(out)],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 1 and "sections failed: dl2_parity" in proc.stderr
+    result = json.loads(out.read_text())
+    assert result["complete"] is True and set(result["errors"]) == {"dl2_parity"}
+    assert "manifest.json" in result["errors"]["dl2_parity"]
+    assert result["rl"]["seconds"] > 0 and result["unet_inference"]["unet3d"]["seconds"] > 0
+    assert "dl2_parity" not in result and "training" not in result
 
 
 def test_prepared_device_run_works_in_a_dry_run(tmp_path, reference_dir):
