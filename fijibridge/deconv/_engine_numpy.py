@@ -612,14 +612,11 @@ def _closed_step(ops, name, p, m: int, kernel):
     (:func:`_terms_kernel`) and :func:`geometric_sum`. ``step.terms``: whether it takes the
     Laplacian's terms."""
     from ._numba import landweber_closed
-    from ._prepare import laplacian_from_axes
 
     voxels = float(np.prod(ops.shape))
     compiled = landweber_closed(voxels, ops.threads) if name != "VC" else None
     if compiled is None:
-        def step(Hs, Ys, L):
-            if isinstance(L, tuple):
-                L = laplacian_from_axes(*L, Hs.ndim)
+        def step(Hs, Ys, L):  # L: an array (step.terms is False)
             A = kernel(Ys, Hs) if L is None else kernel(Ys, Hs, L)
             Hs *= geometric_sum(A, m)
         step.terms = False
